@@ -1,0 +1,67 @@
+# watchkeeper — every target sets up what it needs (venv, packages, Kafka jars).
+# `make test` and `make demo` work from a fresh clone.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help venv kafka-jars kafka-up kafka-down kafka-status topics test test-unit lint bench demo clean
+
+help:
+	@echo "make demo        run the demo on a local Kafka (or KAFKA_BOOTSTRAP_SERVERS)"
+	@echo "make test        set everything up and run the whole test suite"
+	@echo "make lint        ruff"
+	@echo "make bench       run every benchmark under loadtest/ (figures in loadtest/results/)"
+	@echo "make kafka-up    start the local single-node Kafka (idempotent); kafka-down stops it"
+	@echo "make topics      create or update the topics on the cluster"
+
+$(STAMP): pyproject.toml constraints.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "watchkeeper needs Python 3.11 or newer; install it and run make again (or PYTHON=python3.11 make ...)")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $@
+
+venv: $(STAMP)
+
+kafka-jars: $(STAMP)
+	$(PY) -m watchkeeper kafka jars
+
+kafka-up: $(STAMP)
+	$(PY) -m watchkeeper kafka up
+
+kafka-down: $(STAMP)
+	$(PY) -m watchkeeper kafka down
+
+kafka-status: $(STAMP)
+	$(PY) -m watchkeeper kafka status
+
+topics: $(STAMP)
+	$(PY) -m watchkeeper topics apply
+
+# The test session starts its own broker on free ports (or uses KAFKA_BOOTSTRAP_SERVERS)
+# and stops it afterwards; fetching the jars first keeps that out of the test timeouts.
+test: $(STAMP)
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(PY) -m watchkeeper kafka jars; fi
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(STAMP)
+	$(PY) -m pytest -m "not kafka" $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
+	$(PY) -m watchkeeper schemas check
+
+bench: $(STAMP)
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(PY) -m watchkeeper kafka jars; fi
+	$(PY) -m loadtest
+
+demo: $(STAMP)
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(PY) -m watchkeeper kafka jars; fi
+	$(PY) -m loadtest.demo
+
+clean:
+	-$(PY) -m watchkeeper kafka down
+	rm -rf $(VENV) .cache loadtest/results .pytest_cache .ruff_cache

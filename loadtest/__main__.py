@@ -1,0 +1,33 @@
+"""``make bench``: every ``loadtest/bench_*.py``, against one Kafka for the whole run."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import sys
+import time
+from pathlib import Path
+
+from watchkeeper.devstack import kafka_for_run
+
+
+def main(argv: list[str]) -> int:
+    wanted = set(argv)
+    names = sorted(
+        m.name
+        for m in pkgutil.iter_modules([str(Path(__file__).parent)])
+        if m.name.startswith("bench_")
+    )
+    if wanted:
+        names = [n for n in names if n in wanted or n.removeprefix("bench_") in wanted]
+    with kafka_for_run(quiet=False) as bootstrap:
+        print(f"Kafka at {bootstrap}\n")
+        for name in names:
+            module = importlib.import_module(f"loadtest.{name}")
+            start = time.monotonic()
+            module.run(bootstrap)
+            print(f"   ({name} took {time.monotonic() - start:.0f} s)\n")
+    return 0
+
+
+sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,54 @@
+"""Counting, free of Kafka.
+
+>>> counter = EventCounter(max_series=2)
+>>> counter.add("predictions", {"model": "fraud", "version": "3", "status": "OK"})
+('predictions', 'fraud', '3', 'OK')
+>>> counter.add("predictions", {"model": "fraud", "version": "3", "status": "ERROR"})
+('predictions', 'fraud', '3', 'ERROR')
+>>> counter.add("feedback", {"model": "eta", "version": None})
+('feedback', 'eta', '', '')
+>>> counter.add("predictions", {"model": "chat", "version": "1", "status": "OK"})
+('predictions', '_other', '_other', 'OK')
+>>> counter.total(), counter.capped
+(4, 1)
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Mapping
+from typing import Any
+
+OTHER = "_other"
+
+Key = tuple[str, str, str, str]
+
+
+class EventCounter:
+    """Counts per (topic, model, version, status).
+
+    At most ``max_series`` distinct (model, version) pairs get their own count; the rest
+    are folded into ``_other`` and counted in ``capped``, so a client that sends a new
+    version string per request cannot blow up memory or the metrics backend.
+    """
+
+    def __init__(self, max_series: int = 1000) -> None:
+        self.max_series = max_series
+        self.counts: Counter[Key] = Counter()
+        self._series: set[tuple[str, str]] = set()
+        self.capped = 0
+
+    def add(self, topic: str, record: Mapping[str, Any]) -> Key:
+        series = (record["model"], record.get("version") or "")
+        if series not in self._series:
+            if len(self._series) >= self.max_series:
+                self.capped += 1
+                series = (OTHER, OTHER)
+            else:
+                self._series.add(series)
+        key = (topic, series[0], series[1], record.get("status") or "")
+        self.counts[key] += 1
+        return key
+
+    def total(self) -> int:
+        return sum(self.counts.values())

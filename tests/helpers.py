@@ -1,0 +1,40 @@
+"""Helpers for the integration tests: read a topic, query a service, run one as a process."""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from watchkeeper.devstack import ServiceProcess, http_json, scrape
+from watchkeeper.settings import KafkaSettings
+
+__all__ = ["ServiceProcess", "consume", "http_json", "scrape"]
+
+
+def consume(settings: KafkaSettings, topic: str, count: int, timeout: float = 30.0) -> list:
+    """Read ``count`` messages of ``topic`` from the beginning (fewer if time runs out)."""
+    from confluent_kafka import Consumer
+
+    consumer = Consumer(
+        settings.confluent(
+            **{
+                "group.id": f"test-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+            }
+        )
+    )
+    consumer.subscribe([topic])
+    messages = []
+    deadline = time.monotonic() + timeout
+    try:
+        while len(messages) < count and time.monotonic() < deadline:
+            message = consumer.poll(0.5)
+            if message is None:
+                continue
+            if message.error():
+                raise AssertionError(f"consumer error: {message.error()}")
+            messages.append(message)
+    finally:
+        consumer.close()
+    return messages

@@ -1,0 +1,68 @@
+"""Topics as code, applied idempotently to a real broker."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+from confluent_kafka.admin import AdminClient, ConfigResource
+
+from watchkeeper import topics
+from watchkeeper.cli import main as cli_main
+from watchkeeper.topics import TOPICS, TopicSpec
+
+pytestmark = pytest.mark.kafka
+
+
+def describe(settings, name: str) -> dict[str, str]:
+    admin = AdminClient(settings.confluent())
+    resource = ConfigResource(ConfigResource.Type.TOPIC, name)
+    result = admin.describe_configs([resource])[resource].result(10)
+    return {k: v.value for k, v in result.items()}
+
+
+def partitions(settings, name: str) -> int:
+    admin = AdminClient(settings.confluent())
+    return len(admin.list_topics(name, timeout=10).topics[name].partitions)
+
+
+def test_apply_creates_then_changes_nothing(kafka_settings) -> None:
+    prefix = f"a{uuid.uuid4().hex[:8]}."
+    first = topics.apply(kafka_settings, prefix=prefix)
+    assert sorted(c.topic for c in first if c.action == "created") == sorted(
+        prefix + t.name for t in TOPICS
+    )
+    second = topics.apply(kafka_settings, prefix=prefix)
+    assert {c.action for c in second} == {"unchanged"}
+    assert (
+        partitions(kafka_settings, prefix + "predictions") == topics.spec("predictions").partitions
+    )
+    assert describe(kafka_settings, prefix + "feedback")["retention.ms"] == str(30 * topics.DAY_MS)
+
+
+def test_apply_repairs_drift_and_grows_partitions(kafka_settings) -> None:
+    prefix = f"b{uuid.uuid4().hex[:8]}."
+    state = TopicSpec("state-log", partitions=1, compacted=True)
+    topics.apply(kafka_settings, [state], prefix=prefix)
+    assert describe(kafka_settings, prefix + "state-log")["cleanup.policy"] == "compact"
+
+    grown = TopicSpec("state-log", partitions=3, compacted=True, retention_ms=-1)
+    changes = {c.action: c for c in topics.apply(kafka_settings, [grown], prefix=prefix)}
+    assert changes["partitions"].detail == "1 -> 3"
+    assert changes["config"].detail == "retention.ms=-1"
+    assert partitions(kafka_settings, prefix + "state-log") == 3
+
+    shrunk = TopicSpec("state-log", partitions=2, compacted=True, retention_ms=-1)
+    changes = topics.apply(kafka_settings, [shrunk], prefix=prefix)
+    assert [c.action for c in changes] == ["warning", "unchanged"]
+    assert partitions(kafka_settings, prefix + "state-log") == 3  # never shrunk
+
+
+def test_cli_apply_uses_the_environment(kafka_bootstrap, monkeypatch, capsys) -> None:
+    prefix = f"c{uuid.uuid4().hex[:8]}."
+    monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
+    monkeypatch.setenv("WK_TOPIC_PREFIX", prefix)
+    assert cli_main(["topics", "apply"]) == 0
+    assert f"created    {prefix}predictions" in capsys.readouterr().out
+    assert cli_main(["topics", "apply"]) == 0
+    assert "created" not in capsys.readouterr().out

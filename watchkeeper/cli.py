@@ -1,0 +1,114 @@
+"""``watchkeeper`` command line: the local broker, topics and schemas.
+
+watchkeeper kafka up|down|status|jars
+watchkeeper topics apply|list
+watchkeeper schemas check|lock|list
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from . import local_kafka
+
+
+def _topics_apply(args: argparse.Namespace) -> int:
+    from . import topics
+
+    for change in topics.apply(prefix=args.prefix):
+        print(change)
+    return 0
+
+
+def _topics_list(args: argparse.Namespace) -> int:
+    from . import topics
+
+    for spec in topics.TOPICS:
+        kind = "compacted" if spec.compacted else f"retention {spec.retention_ms} ms"
+        print(
+            f"{topics.full_name(spec.name, args.prefix):<28} {spec.partitions:>3} partitions  "
+            f"{kind:<26} {spec.schema or '(raw bytes + headers)'}"
+        )
+    return 0
+
+
+def _schemas_check(args: argparse.Namespace) -> int:
+    from .codec import compatibility
+
+    problems = compatibility.check()
+    for problem in problems:
+        print(f"error: {problem}", file=sys.stderr)
+    if not problems:
+        print("schemas: every version reads the ones before it; fingerprints.lock matches")
+    return 1 if problems else 0
+
+
+def _schemas_lock(args: argparse.Namespace) -> int:
+    from .codec import compatibility
+
+    problems = compatibility.check(require_lock=False)
+    if problems:
+        for problem in problems:
+            print(f"error: {problem}", file=sys.stderr)
+        print("not locked: fix the problems above first", file=sys.stderr)
+        return 1
+    print(f"wrote {compatibility.lock()}")
+    return 0
+
+
+def _schemas_list(args: argparse.Namespace) -> int:
+    from .codec import SchemaRegistry
+
+    for version in SchemaRegistry():
+        print(f"{version.fingerprint.hex()}  {version.label:<24} {version.path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="watchkeeper",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    kafka = sub.add_parser("kafka", help="the local single-node broker")
+    kafka_sub = kafka.add_subparsers(dest="action", required=True)
+    for name, func in (
+        ("up", local_kafka.main_up),
+        ("down", local_kafka.main_down),
+        ("status", local_kafka.main_status),
+        ("jars", local_kafka.main_jars),
+    ):
+        kafka_sub.add_parser(name).set_defaults(func=lambda _args, f=func: f())
+
+    topics = sub.add_parser("topics", help="the declared topics")
+    topics.add_argument("--prefix", default=None, help="topic prefix (default WK_TOPIC_PREFIX)")
+    topics_sub = topics.add_subparsers(dest="action", required=True)
+    topics_sub.add_parser("apply", help="create or update them (idempotent)").set_defaults(
+        func=_topics_apply
+    )
+    topics_sub.add_parser("list").set_defaults(func=_topics_list)
+
+    schemas = sub.add_parser("schemas", help="the event contracts")
+    schemas_sub = schemas.add_subparsers(dest="action", required=True)
+    schemas_sub.add_parser("check", help="fail if a change would break old data").set_defaults(
+        func=_schemas_check
+    )
+    schemas_sub.add_parser("lock", help="record new versions in fingerprints.lock").set_defaults(
+        func=_schemas_lock
+    )
+    schemas_sub.add_parser("list").set_defaults(func=_schemas_list)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except (ValueError, FileNotFoundError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1

@@ -1,0 +1,20 @@
+"""Event contracts on the wire: Avro single-object encoding over the schemas in ``schemas/``."""
+
+from ._codec import HEADER_SIZE, MAGIC, Codec, Decoded
+from ._compat import incompatibilities
+from ._crc64 import crc64_avro
+from ._registry import SchemaRegistry, SchemaVersion
+from .errors import KINDS, EventError
+
+__all__ = [
+    "HEADER_SIZE",
+    "KINDS",
+    "MAGIC",
+    "Codec",
+    "Decoded",
+    "EventError",
+    "SchemaRegistry",
+    "SchemaVersion",
+    "crc64_avro",
+    "incompatibilities",
+]

@@ -1,0 +1,111 @@
+"""``/metrics`` (Prometheus) and ``/healthz`` for every service, on a small thread.
+
+It runs beside whatever consumes Kafka (a Faust worker or a batch consumer) so that a
+stuck event loop still answers ``/metrics`` and the health check can say it is stuck.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+
+log = logging.getLogger(__name__)
+
+
+class Health:
+    """What ``/healthz`` reports: starting -> ok -> stopping, or failed with a reason."""
+
+    def __init__(self, service: str) -> None:
+        self.service = service
+        self.state = "starting"
+        self.reason = ""
+        self._checks: list[Callable[[], str | None]] = []
+
+    def ready(self) -> None:
+        self.state = "ok"
+
+    def stopping(self) -> None:
+        self.state = "stopping"
+
+    def failed(self, reason: str) -> None:
+        self.state, self.reason = "failed", reason
+
+    def add_check(self, check: Callable[[], str | None]) -> None:
+        """A check returns None when fine, or a sentence on what is wrong."""
+        self._checks.append(check)
+
+    def report(self) -> tuple[int, dict[str, object]]:
+        problems = [p for p in (check() for check in self._checks) if p]
+        state = self.state
+        if state == "ok" and problems:
+            state = "degraded"
+        body: dict[str, object] = {"service": self.service, "status": state}
+        if self.reason:
+            body["reason"] = self.reason
+        if problems:
+            body["problems"] = problems
+        return (200 if state == "ok" else 503), body
+
+
+class ServiceHTTP:
+    """A threaded HTTP server with /metrics and /healthz; start() returns at once."""
+
+    def __init__(
+        self,
+        health: Health,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        registry: CollectorRegistry = REGISTRY,
+    ) -> None:
+        self.health = health
+        self.registry = registry
+        handler = self._handler()
+        self._server = ThreadingHTTPServer((host, port), handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, name="wk-http", daemon=True
+        )
+
+    @property
+    def port(self) -> int:
+        return self._server.server_address[1]
+
+    def start(self) -> ServiceHTTP:
+        self._thread.start()
+        log.info("http listening", extra={"port": self.port})
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                path = self.path.split("?", 1)[0]
+                if path == "/metrics":
+                    self._send(200, generate_latest(outer.registry), CONTENT_TYPE_LATEST)
+                elif path == "/healthz":
+                    status, body = outer.health.report()
+                    self._send(status, json.dumps(body).encode(), "application/json")
+                else:
+                    self._send(404, b'{"error": "not found"}', "application/json")
+
+            def _send(self, status: int, body: bytes, content_type: str) -> None:
+                self.send_response(status)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass  # scrapes every few seconds would drown the service's own logs
+
+        return Handler

@@ -1,0 +1,11 @@
+"""The emitter SDK for inference services.
+
+>>> from watchkeeper.sdk import Emitter
+>>> emitter = Emitter(buffer_size=1000)          # KAFKA_* from the environment  # doctest: +SKIP
+>>> emitter.prediction(model="fraud", version="3", latency_ms=12.5, label="legit")  # doctest: +SKIP
+"""
+
+from ._emitter import Emitter
+from ._timer import PredictionCall
+
+__all__ = ["Emitter", "PredictionCall"]

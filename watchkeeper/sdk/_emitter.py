@@ -1,0 +1,373 @@
+"""Emitter: what an inference service calls to report predictions, labels and telemetry."""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import threading
+import time
+from collections.abc import Mapping
+from itertools import count
+from typing import Any
+
+from confluent_kafka import KafkaError, Producer
+
+from ..codec import Codec
+from ..settings import KafkaSettings, topic_prefix
+from . import _metrics
+from ._buffer import Backlog, Item, split_capacity
+from ._timer import PredictionCall
+
+log = logging.getLogger("watchkeeper.sdk")
+
+_codec_lock = threading.Lock()
+_shared_codec: Codec | None = None
+
+
+def _default_codec() -> Codec:
+    global _shared_codec
+    with _codec_lock:
+        if _shared_codec is None:
+            _shared_codec = Codec()
+        return _shared_codec
+
+
+class _OncePerMinute(logging.Filter):
+    """librdkafka repeats the same complaint at every reconnect attempt: say it once a minute."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._last: dict[str, float] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = str(record.msg).split(" ", 1)[0]
+        now = time.monotonic()
+        if now - self._last.get(key, -60.0) < 60.0:
+            return False
+        self._last[key] = now
+        return True
+
+
+_librdkafka_log = logging.getLogger("watchkeeper.sdk.librdkafka")
+_librdkafka_log.addFilter(_OncePerMinute())
+
+
+def _now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Emitter:
+    """Sends events to Kafka without ever blocking or breaking the caller.
+
+    * Each call validates its fields and raises ``ValueError`` naming the wrong one;
+      that is the only exception an emit call raises.
+    * Events go to a confluent-kafka producer (idempotent, ``acks=all``, batched, lz4).
+    * While Kafka is unreachable at most ``buffer_size`` events are held; beyond that the
+      oldest are dropped. Every drop is counted: :attr:`dropped`, :meth:`drops` and the
+      ``wk_sdk_events_dropped_total`` metric.
+    * :meth:`close` flushes with a deadline and counts what it could not deliver. It also
+      runs at interpreter exit.
+
+    ``producer_config`` entries are passed to librdkafka last, so they win; cluster and
+    SASL/SSL settings come from ``settings`` (by default ``KAFKA_*`` in the environment).
+    """
+
+    def __init__(
+        self,
+        settings: KafkaSettings | None = None,
+        *,
+        prefix: str | None = None,
+        buffer_size: int = 100_000,
+        client_id: str = "watchkeeper-sdk",
+        codec: Codec | None = None,
+        close_timeout_s: float = 5.0,
+        producer_config: Mapping[str, Any] | None = None,
+    ) -> None:
+        settings = settings or KafkaSettings.from_env()
+        prefix = topic_prefix() if prefix is None else prefix
+        self._topics = {name: prefix + name for name in ("predictions", "feedback", "telemetry")}
+        self._codec = codec or _default_codec()
+        self.client_id = client_id
+        self.buffer_size = buffer_size
+        self.close_timeout_s = close_timeout_s
+        window, backlog = split_capacity(buffer_size)
+        self._drops: dict[str, int] = {}
+        self._drop_lock = threading.Lock()
+        self._emitted = 0
+        self._last_error_log: dict[str, float] = {}
+        self._backlog = Backlog(backlog, lambda n: self._count_drop("buffer_full", n))
+        config = settings.confluent(
+            **{
+                "client.id": client_id,
+                # librdkafka defaults to idempotence off; monitoring events must not duplicate
+                # on a retried batch any more than they may be lost.
+                "enable.idempotence": True,
+                "acks": "all",
+                "linger.ms": 20,
+                "batch.num.messages": 10_000,
+                "compression.type": "lz4",
+                "queue.buffering.max.messages": window,
+                "message.timeout.ms": 120_000,
+                # Only failures call back into Python: successes cost nothing per event.
+                "delivery.report.only.error": True,
+                "on_delivery": self._on_delivery,
+                "error_cb": self._on_error,
+                "logger": _librdkafka_log,
+            }
+        )
+        config.update(producer_config or {})
+        self._producer = Producer(config)
+        self._ids = count()
+        self._id_prefix = os.urandom(8).hex() + "-"
+        self._emitted_metric = {
+            name: _metrics.EMITTED.labels(client_id, topic) for name, topic in self._topics.items()
+        }
+        _metrics.BUFFERED.labels(client_id).set_function(lambda: self.buffered)
+        self._closed = False
+        self._stop = threading.Event()
+        self._pump = threading.Thread(target=self._run_pump, name="wk-emitter", daemon=True)
+        self._pump.start()
+        atexit.register(self._close_at_exit)
+
+    # -- public API -------------------------------------------------------------------
+
+    def prediction(
+        self,
+        *,
+        model: str,
+        version: str,
+        latency_ms: float,
+        label: str | None = None,
+        value: float | None = None,
+        score: float | None = None,
+        num_features: Mapping[str, float] | None = None,
+        cat_features: Mapping[str, str] | None = None,
+        segments: Mapping[str, str] | None = None,
+        variant: str = "default",
+        region: str | None = None,
+        tenant: str | None = None,
+        user_id: str | None = None,
+        use_case: str | None = None,
+        status: str = "OK",
+        error_type: str | None = None,
+        llm: Mapping[str, Any] | None = None,
+        cost_usd: float | None = None,
+        cache_hit: bool = False,
+        fallback_used: bool = False,
+        input_hash: str | None = None,
+        event_id: str | None = None,
+        event_time_ms: int | None = None,
+    ) -> str:
+        """Emit one PredictionEvent; return its ``event_id`` (feedback refers to it).
+
+        ``llm`` is ``{"provider_model": ..., "tokens_in": ..., "tokens_out": ...,
+        "tokens_cached": ...}`` for LLM calls.
+        """
+        event_id = event_id if event_id is not None else self._new_id()
+        record = {
+            "event_id": event_id,
+            "event_time_ms": event_time_ms if event_time_ms is not None else _now_ms(),
+            "model": model,
+            "version": version,
+            "variant": variant,
+            "region": region,
+            "tenant": tenant,
+            "user_id": user_id,
+            "use_case": use_case,
+            "segments": segments if segments is not None else {},
+            "num_features": num_features if num_features is not None else {},
+            "cat_features": cat_features if cat_features is not None else {},
+            "prediction_label": label,
+            "prediction_value": value,
+            "score": score,
+            "latency_ms": latency_ms,
+            "status": status,
+            "error_type": error_type,
+            "llm": llm,
+            "cost_usd": cost_usd,
+            "cache_hit": cache_hit,
+            "fallback_used": fallback_used,
+            "input_hash": input_hash,
+        }
+        self._send("predictions", "PredictionEvent", model, record)
+        return event_id
+
+    def feedback(
+        self,
+        *,
+        event_id: str,
+        model: str,
+        label: str | None = None,
+        value: float | None = None,
+        version: str | None = None,
+        event_time_ms: int | None = None,
+    ) -> None:
+        """Emit the ground truth for the prediction ``event_id``."""
+        record = {
+            "event_id": event_id,
+            "event_time_ms": event_time_ms if event_time_ms is not None else _now_ms(),
+            "model": model,
+            "version": version,
+            "label": label,
+            "value": value,
+        }
+        self._send("feedback", "FeedbackEvent", model, record)
+
+    def telemetry(self, *, host: str, model: str, version: str, **fields: Any) -> None:
+        """Emit one TelemetryEvent. ``fields`` are the schema's optional fields
+        (``cpu_utilization``, ``memory_bytes``, ``gpu_utilization``, ``queue_depth``,
+        ``replicas``, ``instance_type``, ``spot``, ``hourly_price_usd`` ...)."""
+        record = {"host": host, "model": model, "version": version, **fields}
+        record.setdefault("event_id", self._new_id())
+        record.setdefault("event_time_ms", _now_ms())
+        self._send("telemetry", "TelemetryEvent", model, record)
+
+    def timed(self, *, model: str, version: str, **fields: Any) -> PredictionCall:
+        """Time a predict call; emit one prediction when the block ends.
+
+        >>> emitter = Emitter(KafkaSettings("127.0.0.1:1"), buffer_size=10)
+        >>> with emitter.timed(model="fraud", version="3") as call:
+        ...     call.set(label="legit", score=0.9)
+        >>> call.record["status"], call.record["latency_ms"] >= 0
+        ('OK', True)
+        >>> emitter.close(timeout=0)
+        1
+        """
+        return PredictionCall(self, model, version, fields)
+
+    def instrument(self, *, model: str, version: str, describe: Any = None, **fields: Any):
+        """Decorator form of :meth:`timed`. ``describe(result, *args, **kwargs)`` may
+        return prediction fields (``label``, ``score``, ``num_features`` ...)."""
+        from ._timer import instrument
+
+        return instrument(self, model, version, describe, fields)
+
+    @property
+    def dropped(self) -> int:
+        """Events given up on since this emitter was created."""
+        with self._drop_lock:
+            return sum(self._drops.values())
+
+    def drops(self) -> dict[str, int]:
+        """Dropped events by reason (``buffer_full``, ``closed``, librdkafka error names)."""
+        with self._drop_lock:
+            return dict(self._drops)
+
+    @property
+    def emitted(self) -> int:
+        return self._emitted
+
+    @property
+    def buffered(self) -> int:
+        """Events held now: in librdkafka's queue or in the backlog behind it."""
+        if self._closed:
+            return 0
+        return len(self._producer) + len(self._backlog)
+
+    def flush(self, timeout: float = 5.0) -> int:
+        """Wait up to ``timeout`` s for everything held to be delivered; return what is left."""
+        deadline = time.monotonic() + timeout
+        while True:
+            self._backlog.drain(self._try_produce)
+            left = time.monotonic() - deadline
+            remaining = self._producer.flush(max(0.0, min(0.1, -left)))
+            if (remaining == 0 and len(self._backlog) == 0) or left >= 0:
+                return remaining + len(self._backlog)
+
+    def close(self, timeout: float | None = None) -> int:
+        """Flush for at most ``timeout`` s, then drop and count what is still held.
+
+        Returns the number of events that were not delivered. Safe to call twice.
+        """
+        if self._closed:
+            return 0
+        before = self.dropped
+        left = self.flush(self.close_timeout_s if timeout is None else timeout)
+        self._stop.set()
+        self._pump.join(timeout=1.0)
+        if left:
+            # Purged messages come back through on_delivery as _PURGE_* failures.
+            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
+            settle = time.monotonic() + 1.0
+            while len(self._producer) and time.monotonic() < settle:
+                self._producer.poll(0.01)
+            self._count_drop("closed", self._backlog.clear())
+        self._closed = True
+        atexit.unregister(self._close_at_exit)
+        _metrics.BUFFERED.remove(self.client_id)
+        return self.dropped - before
+
+    def __enter__(self) -> Emitter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals --------------------------------------------------------------------
+
+    def _new_id(self) -> str:
+        return f"{self._id_prefix}{next(self._ids):x}"
+
+    def _send(self, topic: str, schema: str, key: str, record: Mapping[str, Any]) -> None:
+        value = self._codec.encode(schema, record)  # ValueError names the field
+        self._enqueue((self._topics[topic], key.encode(), value))
+        self._emitted += 1
+        self._emitted_metric[topic].inc()
+
+    def _send_encoded(self, topic: str, key: str, value: bytes) -> None:
+        self._enqueue((self._topics[topic], key.encode(), value))
+        self._emitted += 1
+        self._emitted_metric[topic].inc()
+
+    def _enqueue(self, item: Item) -> None:
+        if self._closed:
+            self._count_drop("closed", 1)
+            return
+        # Straight to librdkafka unless older events wait in the backlog (order matters).
+        if len(self._backlog) == 0 and self._try_produce(item):
+            return
+        self._backlog.push(item)
+
+    def _try_produce(self, item: Item) -> bool:
+        try:
+            self._producer.produce(item[0], item[2], item[1])
+            return True
+        except BufferError:
+            return False
+
+    def _run_pump(self) -> None:
+        # Serves delivery reports and logs, and moves the backlog on once Kafka is back,
+        # also when the caller has stopped emitting.
+        while not self._stop.is_set():
+            try:
+                self._producer.poll(0.05)
+                if len(self._backlog):
+                    self._backlog.drain(self._try_produce)
+            except Exception:
+                log.exception("emitter pump error")
+                time.sleep(0.05)
+
+    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
+        if err is not None:
+            self._count_drop(err.name() or "delivery_failed", 1)
+
+    def _on_error(self, err: KafkaError) -> None:
+        # Unreachable brokers land here, again at every reconnect attempt: the buffer
+        # absorbs it, and one log line per kind of error a minute says so.
+        now = time.monotonic()
+        if now - self._last_error_log.get(err.name(), -60.0) >= 60.0:
+            self._last_error_log[err.name()] = now
+            log.warning("kafka client error: %s", err.str(), extra={"code": err.name()})
+
+    def _count_drop(self, reason: str, n: int) -> None:
+        if n <= 0:
+            return
+        with self._drop_lock:
+            self._drops[reason] = self._drops.get(reason, 0) + n
+        _metrics.DROPPED.labels(self.client_id, reason).inc(n)
+
+    def _close_at_exit(self) -> None:
+        with contextlib.suppress(Exception):
+            self.close()
