@@ -29,9 +29,13 @@ def _topics_list(args: argparse.Namespace) -> int:
         kind = "compacted" if spec.compacted else f"retention {spec.retention_ms} ms"
         print(
             f"{topics.full_name(spec.name, args.prefix):<28} {spec.partitions:>3} partitions  "
-            f"{kind:<26} {spec.schema or '(raw bytes + headers)'}"
+            f"{kind:<26} {spec.schema or _unschematized(spec)}"
         )
     return 0
+
+
+def _unschematized(spec) -> str:
+    return "(state log)" if spec.compacted else "(raw bytes + headers)"
 
 
 def _schemas_check(args: argparse.Namespace) -> int:

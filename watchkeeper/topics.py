@@ -46,32 +46,37 @@ class TopicSpec:
     def configs(self) -> dict[str, str]:
         configs: dict[str, str] = {}
         if self.compacted:
-            configs["cleanup.policy"] = "compact"
+            # A state log with a finite retention also forgets keys not updated for that long.
+            timed = self.retention_ms is not None and self.retention_ms >= 0
+            configs["cleanup.policy"] = "compact,delete" if timed else "compact"
         if self.retention_ms is not None:
             configs["retention.ms"] = str(self.retention_ms)
         return configs
 
 
-# Predictions and feedback carry the same key (the model name) and the same partition
-# count, so a prediction and its late label meet in one consumer without a repartition.
+# Predictions, telemetry and feedback carry the same key (the model name) and the same
+# partition count: a prediction, its host's telemetry and its late label meet in one
+# consumer without a repartition, and a service's state topic mirrors their partitions.
+INPUT_PARTITIONS = 6
+
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         "predictions",
-        6,
+        INPUT_PARTITIONS,
         7 * DAY_MS,
         schema="PredictionEvent",
         doc="One event per prediction served.",
     ),
     TopicSpec(
         "telemetry",
-        3,
+        INPUT_PARTITIONS,
         3 * DAY_MS,
         schema="TelemetryEvent",
         doc="Resource usage per host/pod and model.",
     ),
     TopicSpec(
         "feedback",
-        6,
+        INPUT_PARTITIONS,
         30 * DAY_MS,
         schema="FeedbackEvent",
         doc="Ground truth for earlier predictions, minutes to days later.",
@@ -80,8 +85,10 @@ TOPICS: tuple[TopicSpec, ...] = (
         "alerts",
         3,
         30 * DAY_MS,
+        compacted=True,
         schema="Alert",
-        doc="Alert state changes (firing, resolved), keyed by fingerprint.",
+        doc="Alert state changes, keyed by fingerprint. Compaction keeps each alert's latest "
+        "state, so a reader can rebuild every open alert by reading from the start.",
     ),
     TopicSpec(
         "retrain-requests",
@@ -102,6 +109,19 @@ TOPICS: tuple[TopicSpec, ...] = (
         1,
         30 * DAY_MS,
         doc="Messages a service could not decode or validate; the reason is in headers.",
+    ),
+    # State logs, each written by one service only.
+    TopicSpec(
+        "slo-state",
+        INPUT_PARTITIONS,
+        compacted=True,
+        doc="slo's window state: its changelog, one partition per input partition.",
+    ),
+    TopicSpec(
+        "notification-log",
+        1,
+        compacted=True,
+        doc="router's notification log: what was delivered to which receiver, per group.",
     ),
 )
 

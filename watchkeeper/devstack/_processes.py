@@ -19,8 +19,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from ._paths import REPO_ROOT
-from .local_kafka import LocalKafka, ensure_jars, free_port
+from .._paths import REPO_ROOT
+from ..local_kafka import LocalKafka, ensure_jars, free_port
 
 
 @contextlib.contextmanager
