@@ -12,7 +12,8 @@ __all__ = ["ServiceProcess", "consume", "http_json", "scrape"]
 
 
 def consume(settings: KafkaSettings, topic: str, count: int, timeout: float = 30.0) -> list:
-    """Read ``count`` messages of ``topic`` from the beginning (fewer if time runs out)."""
+    """Read ``count`` committed messages of ``topic`` from the beginning (fewer if time runs
+    out). Read-committed, as every consumer of transactional outputs must be."""
     from confluent_kafka import Consumer
 
     consumer = Consumer(
@@ -21,6 +22,7 @@ def consume(settings: KafkaSettings, topic: str, count: int, timeout: float = 30
                 "group.id": f"test-{uuid.uuid4().hex}",
                 "auto.offset.reset": "earliest",
                 "enable.auto.commit": False,
+                "isolation.level": "read_committed",
             }
         )
     )

@@ -104,7 +104,6 @@ class Service:
         self.app = create_app(settings)
         self.health = Health(settings.name)
         self._dlq = self.raw_topic("dlq")
-        self._topics_to_apply = list(topic_registry.TOPICS)
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -191,31 +190,11 @@ class Service:
     # -- running ----------------------------------------------------------------------
 
     def apply_topics(self) -> None:
-        """Create or align the declared topics, retrying while the cluster comes up."""
-        deadline = time.monotonic() + env_float("WK_STARTUP_TIMEOUT_S", 60.0)
-        delay = 0.5
-        while True:
-            try:
-                topic_registry.apply(
-                    self.settings.kafka,
-                    self._topics_to_apply,
-                    prefix=self.settings.prefix,
-                    timeout=10.0,
-                )
-                # Faust's own changelog topics get the same replication as ours.
-                self.app.conf.topic_replication_factor = topic_registry.replication_factor(
-                    self.settings.kafka
-                )
-                return
-            except KafkaException as exc:
-                if time.monotonic() + delay > deadline:
-                    raise
-                log.warning(
-                    "cluster not ready; retrying topic apply",
-                    extra={"error": str(exc), "retry_in_s": delay},
-                )
-                time.sleep(delay)
-                delay = min(delay * 2, 5.0)
+        apply_topics_with_retry(self.settings)
+        # Faust's own changelog topics get the same replication as ours.
+        self.app.conf.topic_replication_factor = topic_registry.replication_factor(
+            self.settings.kafka
+        )
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the process exit code."""
@@ -245,6 +224,25 @@ class Service:
         finally:
             http.stop()
         return 0
+
+
+def apply_topics_with_retry(settings: ServiceSettings) -> None:
+    """Create or align the declared topics, retrying while the cluster comes up."""
+    deadline = time.monotonic() + env_float("WK_STARTUP_TIMEOUT_S", 60.0)
+    delay = 0.5
+    while True:
+        try:
+            topic_registry.apply(settings.kafka, prefix=settings.prefix, timeout=10.0)
+            return
+        except KafkaException as exc:
+            if time.monotonic() + delay > deadline:
+                raise
+            log.warning(
+                "cluster not ready; retrying topic apply",
+                extra={"error": str(exc), "retry_in_s": delay},
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
 
 
 class _Worker(faust.Worker):
