@@ -56,7 +56,7 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(PY) -m watchkeeper kafka jars; fi
-	$(PY) -m loadtest
+	$(PY) -m loadtest $(BENCH)
 
 demo: $(STAMP)
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(PY) -m watchkeeper kafka jars; fi

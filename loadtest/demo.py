@@ -1,116 +1,195 @@
-"""``make demo``: Kafka, the counter service and two simulated models, end to end.
+"""``make demo``: a model gets slow and starts failing; the right person is told, once.
 
-The full demo (SLO windows, alerts and the on-call receiver) arrives with the slice
-issue; this one already runs every real part of the foundation: the local broker, topics
-as code, the emitter SDK, the Faust runtime and its dead-letter topic, and /metrics.
+Starts (or reuses) Kafka, the ``slo`` and ``router`` services, an on-call webhook receiver
+and a traffic simulator playing two models for about a minute. Midway one version
+degrades (latency x20, 15 % errors), then recovers. A live view shows throughput, p99
+and open alerts; the summary gives the detection latency from the first degraded event
+to the webhook's receipt. Exit 0 only if the alert was delivered and later resolved.
 """
 
 from __future__ import annotations
 
-import random
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-from confluent_kafka import Producer
-
 from watchkeeper import topics
-from watchkeeper.devstack import ServiceProcess, kafka_for_run
+from watchkeeper.devstack import ServiceProcess, WebhookReceiver, kafka_for_run
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
-SECONDS = 15
-MODELS = (("fraud", "3.2.0", 8.0), ("recommender", "11", 40.0))
+from .simulator import Degradation, ModelProfile, Simulator
+
+HEALTHY_S, DEGRADED_S, RECOVERY_S = 20.0, 20.0, 25.0
+PROFILES = [
+    ModelProfile("fraud", "3.2.0", median_ms=8.0, sigma=0.5),
+    ModelProfile("recommender", "11", median_ms=40.0, sigma=0.6, slow_ms=300.0),
+]
+EXPECTED = ("HighErrorRate", "fraud")
+ROUTER_CONFIG = """
+route:
+  receiver: oncall
+  group_by: [alertname, model, version]
+  group_wait: 0s
+  group_interval: 10s
+  repeat_interval: 1h
+receivers:
+  - name: oncall
+    webhook_configs:
+      - url: {url}/oncall
+        send_resolved: true
+"""
+
+
+def open_alerts(receiver: WebhookReceiver) -> dict[str, dict]:
+    """The receiver's view: the latest status of every alert it was told about."""
+    state: dict[str, dict] = {}
+    for request in receiver.delivered("/oncall"):
+        for alert in request.body.get("alerts", []):
+            state[alert["fingerprint"]] = alert
+    return {fp: a for fp, a in state.items() if a["status"] == "firing"}
+
+
+def live_line(slo: ServiceProcess, receiver: WebhookReceiver, elapsed: float, phase: str) -> str:
+    parts = [f"{elapsed:5.0f}s {phase:<9}"]
+    for profile in PROFILES:
+        labels = dict(
+            model=profile.model,
+            version=profile.version,
+            variant="default",
+            region=profile.region,
+            view="window",
+        )
+        rate = slo.metric("wk_slo_throughput_per_s", **labels)
+        p99 = slo.metric("wk_slo_latency_ms", **labels, quantile="0.99")
+        parts.append(f"{profile.model} {rate:5.0f}/s p99 {p99:7.1f} ms")
+    alerts = open_alerts(receiver)
+    names = (
+        ", ".join(
+            sorted(f"{a['labels']['alertname']}({a['labels']['model']})" for a in alerts.values())
+        )
+        or "-"
+    )
+    parts.append(f"open alerts: {names}")
+    return " | ".join(parts)
 
 
 def main() -> int:
+    receiver = WebhookReceiver().start()
     with kafka_for_run(quiet=False) as bootstrap, tempfile.TemporaryDirectory() as tmp:
         prefix = f"demo{int(time.time())}."
         settings = KafkaSettings(bootstrap_servers=bootstrap)
-        print(f"Kafka at {bootstrap}; topics under {prefix!r}")
         topics.apply(settings, prefix=prefix)
-        counter = ServiceProcess(
-            "services.counter",
-            {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix},
-            Path(tmp) / "counter.log",
-        )
+        config = Path(tmp) / "router.yaml"
+        config.write_text(ROUTER_CONFIG.format(url=receiver.url))
+        env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix}
+        print(f"Kafka {bootstrap} | topics {prefix}* | on-call receiver {receiver.url}/oncall")
+        services = [
+            ServiceProcess(
+                "services.slo",
+                {**env, "WK_SLO_WINDOW_S": "5", "WK_SLO_GRACE_S": "1"},
+                Path(tmp) / "slo.log",
+            ),
+            ServiceProcess(
+                "services.router",
+                {**env, "WK_ROUTER_CONFIG": str(config)},
+                Path(tmp) / "router.log",
+            ),
+        ]
         try:
-            counter.wait_healthy()
-            print(f"counter up: {counter.url}/metrics\n")
-            sent = simulate(settings, prefix, counter)
-            return report(counter, prefix, sent)
+            for service in services:
+                service.wait_healthy()
+            slo, router = services
+            print(f"slo {slo.url}/metrics | router {router.url}/metrics\n")
+            return play(settings, prefix, slo, receiver)
         finally:
-            code = counter.stop()
-            print(f"counter stopped (exit {code})")
+            for service in services:
+                code = service.stop()
+                print(f"{service.module} stopped (exit {code})")
+            receiver.stop()
 
 
-def simulate(settings: KafkaSettings, prefix: str, counter: ServiceProcess) -> int:
-    rng = random.Random(7)
-    sdk = Emitter(settings, prefix=prefix, client_id="demo")
-    sent = 0
-    end = time.monotonic() + SECONDS
-    next_print = time.monotonic()
-    while time.monotonic() < end:
-        for model, version, median_ms in MODELS:
-            failed = rng.random() < 0.02
-            sdk.prediction(
-                model=model,
-                version=version,
-                latency_ms=rng.lognormvariate(0, 0.5) * median_ms,
-                status="ERROR" if failed else "OK",
-                num_features={"amount": rng.expovariate(1 / 80)},
-            )
-            sent += 1
-        time.sleep(0.002)
-        if time.monotonic() >= next_print:
-            next_print += 1.0
-            done = counter.metric(
-                "wk_events_processed_total", service="counter", topic=prefix + "predictions"
-            )
-            print(f"\r  sent {sent:>7,}   counted {int(done):>7,}", end="", flush=True)
-    # One hostile message, to show where bad input goes.
-    raw = Producer(settings.confluent())
-    raw.produce(prefix + "predictions", b"\x00not an event", key=b"fraud")
-    raw.flush(10)
-    sdk.close(timeout=10)
-    print()
-    return sent
+def play(
+    settings: KafkaSettings, prefix: str, slo: ServiceProcess, receiver: WebhookReceiver
+) -> int:
+    emitter = Emitter(settings, prefix=prefix, client_id="demo-simulator")
+    degradation = Degradation("fraud", HEALTHY_S, HEALTHY_S + DEGRADED_S)
+    simulator = Simulator(emitter, PROFILES, rate_per_s=250.0, degradation=degradation)
+    start = time.monotonic()
+
+    def show(elapsed: float) -> None:
+        phase = (
+            "degraded"
+            if degradation.active(elapsed)
+            else "healthy"
+            if elapsed < HEALTHY_S
+            else "recovery"
+        )
+        print(live_line(slo, receiver, elapsed, phase), flush=True)
+
+    simulator.run_for(HEALTHY_S + DEGRADED_S + RECOVERY_S, start, on_second=show)
+    emitter.close(timeout=10)
+    resolved = wait_resolved(receiver, timeout=20)
+    return summary(simulator, slo, receiver, resolved)
 
 
-def report(counter: ServiceProcess, prefix: str, sent: int) -> int:
-    topic = prefix + "predictions"
-    deadline = time.monotonic() + 30
+def first(receiver: WebhookReceiver, status: str):
+    for request in receiver.delivered("/oncall"):
+        for alert in request.body.get("alerts", []):
+            labels = alert["labels"]
+            if (labels["alertname"], labels["model"]) == EXPECTED and alert["status"] == status:
+                return request
+    return None
+
+
+def wait_resolved(receiver: WebhookReceiver, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        done = counter.metric("wk_events_processed_total", service="counter", topic=topic)
-        dead = counter.metric(
-            "wk_dead_letters_total", service="counter", topic=topic, reason="not_single_object"
-        )
-        if done >= sent and dead >= 1:
-            break
+        if first(receiver, "resolved") is not None:
+            return True
         time.sleep(0.5)
-    print(
-        f"\nsummary: {sent:,} predictions sent, {int(done):,} counted, "
-        f"{int(dead)} dead-lettered to {prefix}dlq"
+    return False
+
+
+def summary(
+    simulator: Simulator, slo: ServiceProcess, receiver: WebhookReceiver, resolved: bool
+) -> int:
+    from watchkeeper.devstack import scrape
+
+    samples = scrape(slo.url + "/metrics")
+    windows = sum(v for (n, _), v in samples.items() if n == "wk_slo_windows_closed_total")
+    fired = sum(
+        v
+        for (n, labels), v in samples.items()
+        if n == "wk_slo_alerts_total" and ("status", "firing") in labels
     )
-    for model, version, _ in MODELS:
-        ok = counter.metric(
-            "wk_counter_events_total",
-            topic="predictions",
-            model=model,
-            version=version,
-            status="OK",
+    notifications = receiver.delivered("/oncall")
+    firing = first(receiver, "firing")
+    print("\nsummary")
+    print(f"  events sent             {simulator.sent:,}")
+    print(f"  windows closed          {int(windows):,}")
+    print(f"  alerts fired            {int(fired)}")
+    print(f"  notifications delivered {len(notifications)}")
+    for request in notifications:
+        body = request.body
+        names = ", ".join(
+            f"{a['labels']['alertname']}({a['labels']['model']} {a['labels']['version']})"
+            for a in body["alerts"]
         )
-        errors = counter.metric(
-            "wk_counter_events_total",
-            topic="predictions",
-            model=model,
-            version=version,
-            status="ERROR",
+        print(f"    {body['status']:<8} {names}")
+    ok = firing is not None and resolved
+    if firing is not None and simulator.first_degraded_at is not None:
+        latency = firing.at - simulator.first_degraded_at
+        print(
+            f"  detection latency       {latency * 1000:,.0f} ms "
+            "(first degraded event -> webhook received)"
         )
-        print(f"  {model:<12} {version:<6} ok {int(ok):>7,}   errors {int(errors):>5,}")
-    print("\n(the SLO windows, alerts and on-call receiver arrive with the next issue)")
-    return 0 if done == sent and dead == 1 else 1
+    print(
+        f"\n{EXPECTED[0]} for {EXPECTED[1]}: "
+        f"{'delivered and resolved' if ok else 'NOT delivered and resolved'}"
+    )
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

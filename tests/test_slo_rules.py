@@ -88,7 +88,7 @@ rules:
         (
             "rules:\n  - alert: A\n    expr: error_rate > 1%\n    view: soon\n",
             4,
-            "'soon' is not a duration",
+            "not a duration: 'soon'",
         ),
         (
             "rules:\n  - alert: A\n    expr: error_rate > 1%\n    severty: page\n",

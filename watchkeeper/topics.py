@@ -84,7 +84,9 @@ TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
         "alerts",
         3,
-        30 * DAY_MS,
+        # Compacted, not deleted: an alert firing for longer than any retention must still
+        # be there when the router rebuilds its state after a restart.
+        -1,
         compacted=True,
         schema="Alert",
         doc="Alert state changes, keyed by fingerprint. Compaction keeps each alert's latest "

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from collections import abc
 from pathlib import Path
 from typing import Any
 
@@ -24,12 +25,43 @@ import yaml
 
 
 class ConfigFileError(ValueError):
-    """A configuration file is wrong; ``str()`` is ``file:line: reason``."""
+    """A configuration file is wrong; ``str()`` is ``file:line: reason`` (``file: reason``
+    when no line applies, e.g. the file cannot be read)."""
 
     def __init__(self, source: str, line: int | None, reason: str) -> None:
         where = f"{source}:{line}" if line else source
         super().__init__(f"{where}: {reason}")
         self.source, self.line, self.reason = source, line, reason
+
+    @property
+    def path(self) -> str:
+        return self.source
+
+
+_DURATION = re.compile(
+    r"^(?:(\d+)y)?(?:(\d+)w)?(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$"
+)
+_DURATION_UNITS = (365 * 86400, 7 * 86400, 86400, 3600, 60, 1, 0.001)
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in a Prometheus duration, the grammar every watchkeeper file uses.
+
+    >>> parse_duration("1h30m"), parse_duration("0s"), parse_duration("250ms")
+    (5400.0, 0.0, 0.25)
+    >>> parse_duration("5 minutes")
+    Traceback (most recent call last):
+    ...
+    ValueError: not a duration: '5 minutes' (use e.g. 0s, 30s, 5m, 4h, 1h30m)
+    """
+    text = str(text).strip()
+    if text == "0":
+        return 0.0
+    found = _DURATION.match(text)
+    if not text or not found:
+        raise ValueError(f"not a duration: {text!r} (use e.g. 0s, 30s, 5m, 4h, 1h30m)")
+    parts = zip(found.groups(), _DURATION_UNITS, strict=True)
+    return float(sum(int(n) * unit for n, unit in parts if n))
 
 
 class Mapping(dict):
@@ -57,23 +89,34 @@ class Sequence(list):
 _ENV = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
-def _expand(text: str, source: str, line: int) -> str:
-    """``${VAR}`` and ``${VAR:-default}`` from the environment."""
+def expand_env(text: str, env: abc.Mapping[str, str] | None = None) -> str:
+    """``${VAR}`` and ``${VAR:-default}`` from the environment (an empty value counts as
+    unset). Raises ValueError naming a variable that is unset and has no default.
+
+    >>> expand_env("http://127.0.0.1:${PORT:-9093}/alerts", {})
+    'http://127.0.0.1:9093/alerts'
+    """
+    env = os.environ if env is None else env
 
     def replace(match: re.Match[str]) -> str:
-        value = os.environ.get(match.group(1))
-        if value is None:
+        value = env.get(match.group(1))
+        if not value:
             if match.group(2) is None:
-                raise ConfigFileError(
-                    source,
-                    line,
-                    f"environment variable {match.group(1)} "
-                    "is not set (write ${VAR:-default} for a default)",
+                raise ValueError(
+                    f"environment variable {match.group(1)} is not set "
+                    "(write ${VAR:-default} for a default)"
                 )
             return match.group(2)
         return value
 
     return _ENV.sub(replace, text)
+
+
+def _expand(text: str, source: str, line: int) -> str:
+    try:
+        return expand_env(text)
+    except ValueError as exc:
+        raise ConfigFileError(source, line, str(exc)) from None
 
 
 def _convert(node: yaml.Node, source: str) -> Any:

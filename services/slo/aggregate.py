@@ -51,8 +51,6 @@ class Aggregate:
         "errors",
         "gpu_n",
         "gpu_sum",
-        "latency_max",
-        "latency_sum",
         "mem_n",
         "mem_sum",
         "sketch",
@@ -67,9 +65,7 @@ class Aggregate:
         self.count = 0
         self.errors = 0
         self.slow = [0] * len(slow_thresholds)  # events slower than each threshold
-        self.sketch = DDSketch()
-        self.latency_sum = 0.0
-        self.latency_max = 0.0
+        self.sketch = DDSketch()  # also holds the exact sum and maximum of the latencies
         self.cost = 0.0
         self.tokens_in = 0
         self.tokens_out = 0
@@ -83,9 +79,6 @@ class Aggregate:
         if not ok:
             self.errors += 1
         self.sketch.add(latency_ms)
-        self.latency_sum += latency_ms
-        if latency_ms > self.latency_max:
-            self.latency_max = latency_ms
         thresholds = self.thresholds
         for i in range(len(thresholds)):
             if latency_ms > thresholds[i]:
@@ -111,7 +104,6 @@ class Aggregate:
     _SUMS = (
         "count",
         "errors",
-        "latency_sum",
         "cost",
         "tokens_in",
         "tokens_out",
@@ -128,17 +120,15 @@ class Aggregate:
             setattr(self, name, getattr(self, name) + getattr(other, name))
         self.slow = [a + b for a, b in zip(self.slow, other.slow, strict=True)]
         self.sketch.merge(other.sketch)
-        self.latency_max = max(self.latency_max, other.latency_max)
         return self
 
     def subtract(self, other: Aggregate) -> Aggregate:
         """Remove a window that was merged in (rolling views). The maximum cannot be
-        un-merged: the sketch's upper bound stands in for it."""
+        un-merged exactly: the sketch's bound stands in for it (never below the truth)."""
         for name in self._SUMS:
             setattr(self, name, getattr(self, name) - getattr(other, name))
         self.slow = [a - b for a, b in zip(self.slow, other.slow, strict=True)]
         self.sketch.subtract(other.sketch)
-        self.latency_max = self.sketch.max if self.sketch.count else 0.0
         return self
 
     def copy(self) -> Aggregate:
@@ -150,7 +140,6 @@ class Aggregate:
         for name in self._SUMS:
             setattr(light, name, getattr(self, name))
         light.slow = list(self.slow)
-        light.latency_max = self.latency_max
         return light
 
     # -- figures ----------------------------------------------------------------------
@@ -163,8 +152,8 @@ class Aggregate:
             "throughput_per_s": count / duration_s if duration_s > 0 else 0.0,
             "error_rate": self.errors / count if count else 0.0,
             "availability": (count - self.errors) / count if count else 1.0,
-            "latency_max_ms": self.latency_max,
-            "latency_mean_ms": self.latency_sum / count if count else 0.0,
+            "latency_max_ms": (sketch.max or 0.0) if count else 0.0,
+            "latency_mean_ms": sketch.sum / sketch.count if sketch.count else 0.0,
             "cost_usd": self.cost,
             "tokens_in": self.tokens_in,
             "tokens_out": self.tokens_out,
@@ -192,7 +181,6 @@ class Aggregate:
         data = {name: getattr(self, name) for name in self._SUMS}
         data["slow"] = self.slow
         data["thr"] = list(self.thresholds)
-        data["max"] = self.latency_max
         data["sketch"] = self.sketch.to_dict()
         return data
 
@@ -205,6 +193,5 @@ class Aggregate:
         # at zero.
         previous = dict(zip(data.get("thr", []), data.get("slow", []), strict=False))
         agg.slow = [previous.get(t, 0) for t in thresholds]
-        agg.latency_max = data["max"]
         agg.sketch = DDSketch.from_dict(data["sketch"])
         return agg

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from watchkeeper.yamlconf import ConfigFileError, Mapping, load_file, load_text
+from watchkeeper.yamlconf import ConfigFileError, Mapping, load_file, load_text, parse_duration
 
 from .aggregate import FIGURES
 
@@ -49,8 +49,6 @@ OPERATORS: dict[str, Callable[[float, float], bool]] = {
 _NUMBER = r"[0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?%?"
 _THRESHOLD = re.compile(rf"^\s*(\w+)\s*(>=|<=|>|<)\s*({_NUMBER})\s*$")
 _BASELINE = re.compile(rf"^\s*(\w+)\s*(>=|<=|>|<)\s*({_NUMBER})\s*\*\s*baseline\(\s*(\w+)\s*\)\s*$")
-_DURATION = re.compile(r"^(\d+(?:\.\d+)?)(ms|s|m|h|d)$")
-_UNIT_MS = {"ms": 1, "s": 1000, "m": 60_000, "h": 3_600_000, "d": 86_400_000}
 SERIES_LABELS = ("model", "version", "variant", "region")
 _RULE_KEYS = {
     "alert",
@@ -68,15 +66,12 @@ _RULE_KEYS = {
 
 
 def duration_ms(text: Any) -> int:
-    """``10s`` -> 10000. Raises ValueError naming the accepted units.
+    """A Prometheus duration in milliseconds.
 
-    >>> duration_ms("1h"), duration_ms("250ms"), duration_ms("1.5m")
+    >>> duration_ms("1h"), duration_ms("250ms"), duration_ms("1m30s")
     (3600000, 250, 90000)
     """
-    match = _DURATION.match(str(text).strip())
-    if not match:
-        raise ValueError(f"{text!r} is not a duration (use 500ms, 10s, 5m, 1h, 1d)")
-    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+    return int(parse_duration(str(text)) * 1000)
 
 
 def number(text: Any) -> float:

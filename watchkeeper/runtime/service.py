@@ -226,8 +226,11 @@ class Service:
         return 0
 
 
-def apply_topics_with_retry(settings: ServiceSettings) -> None:
-    """Create or align the declared topics, retrying while the cluster comes up."""
+def apply_topics_with_retry(
+    settings: ServiceSettings, should_stop: Callable[[], bool] = lambda: False
+) -> None:
+    """Create or align the declared topics, retrying while the cluster comes up (for
+    ``WK_STARTUP_TIMEOUT_S``, or until ``should_stop()``)."""
     deadline = time.monotonic() + env_float("WK_STARTUP_TIMEOUT_S", 60.0)
     delay = 0.5
     while True:
@@ -235,7 +238,7 @@ def apply_topics_with_retry(settings: ServiceSettings) -> None:
             topic_registry.apply(settings.kafka, prefix=settings.prefix, timeout=10.0)
             return
         except KafkaException as exc:
-            if time.monotonic() + delay > deadline:
+            if time.monotonic() + delay > deadline or should_stop():
                 raise
             log.warning(
                 "cluster not ready; retrying topic apply",

@@ -1,0 +1,221 @@
+"""slo: throughput beside the raw ceiling, and end-to-end alert latency.
+
+1. The same pre-loaded topic is read twice in this run: by a bare confluent-kafka batch
+   consumer that only decodes (the ceiling), then by ``python -m services.slo`` (windows,
+   sketches, rules, transactions). Ratio = slo / ceiling.
+2. With ``slo``, ``router`` (``group_wait: 0``) and a webhook receiver running, each of N
+   models sends normal traffic and then one request slower than the rule's threshold; the
+   latency is from that request's emit to the webhook's receipt of its alert.
+
+Writes ``loadtest/results/slo.json``: events_per_s, ceiling_events_per_s, ratio,
+alert_latency_p50_ms, alert_latency_p99_ms.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer
+
+from watchkeeper import topics
+from watchkeeper.codec import Codec
+from watchkeeper.devstack import ServiceProcess, WebhookReceiver
+from watchkeeper.sdk import Emitter
+from watchkeeper.settings import KafkaSettings
+
+from .harness import percentile, table, write_results
+
+EVENTS = 150_000
+MODELS = 8
+ALERTS = 60
+FEATURES = {f"f{i:02d}": i * 1.5 for i in range(20)}
+CATEGORIES = {f"c{i}": f"value-{i}" for i in range(5)}
+
+
+def preload(settings: KafkaSettings, prefix: str) -> None:
+    emitter = Emitter(settings, prefix=prefix, client_id="bench-slo-load", buffer_size=400_000)
+    now = int(time.time() * 1000) - 120_000  # two minutes of traffic, ending now
+    for i in range(EVENTS):
+        emitter.prediction(
+            model=f"model-{i % MODELS}",
+            version="1",
+            latency_ms=5.0 + (i * 7919) % 300,
+            status="ERROR" if i % 97 == 0 else "OK",
+            num_features=FEATURES,
+            cat_features=CATEGORIES,
+            event_time_ms=now + i * 120_000 // EVENTS,
+        )
+    assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
+
+
+def ceiling(settings: KafkaSettings, topic: str) -> float:
+    """Events/s of a batch consumer that reads and decodes, nothing else."""
+    codec = Codec()
+    consumer = Consumer(
+        settings.confluent(
+            **{
+                "group.id": f"bench-ceiling-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
+    )
+    consumer.subscribe([topic])
+    seen, started = 0, None
+    while seen < EVENTS:
+        messages = consumer.consume(2000, 1.0)
+        if messages and started is None:
+            started = time.perf_counter()
+        for message in messages:
+            if message.error() is None:
+                codec.decode_as("PredictionEvent", message.value())
+                seen += 1
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return seen / elapsed
+
+
+def slo_throughput(bootstrap: str, prefix: str, tmp: Path) -> float:
+    slo = ServiceProcess(
+        "services.slo",
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+            "WK_TOPIC_PREFIX": prefix,
+            "WK_SLO_IDLE_S": "600",
+            "WK_SLO_MAX_FUTURE_S": "3600",
+        },
+        tmp / "slo-throughput.log",
+    )
+    try:
+        slo.wait_healthy()
+        topic = prefix + "predictions"
+        started = None
+        while True:
+            done = slo.metric("wk_events_processed_total", service="slo", topic=topic)
+            if done and started is None:
+                started, first = time.perf_counter(), done
+            if done >= EVENTS:
+                return (done - first) / (time.perf_counter() - started)
+            time.sleep(0.05)
+    finally:
+        slo.stop()
+
+
+ALERT_RULES = """
+rules:
+  - alert: SlowRequest
+    expr: latency_max_ms > 1000
+    min_count: 1
+    severity: page
+"""
+ROUTER = """
+route:
+  receiver: oncall
+  group_by: [alertname, model]
+  group_wait: 0s
+  group_interval: 1m
+  repeat_interval: 4h
+receivers:
+  - name: oncall
+    webhook_configs:
+      - url: {url}/alerts
+"""
+
+
+def alert_latency(bootstrap: str, tmp: Path) -> list[float]:
+    settings = KafkaSettings(bootstrap_servers=bootstrap)
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    topics.apply(settings, prefix=prefix)
+    receiver = WebhookReceiver().start()
+    (tmp / "rules.yaml").write_text(ALERT_RULES)
+    (tmp / "router.yaml").write_text(ROUTER.format(url=receiver.url))
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix}
+    services = [
+        ServiceProcess(
+            "services.slo", {**env, "WK_SLO_RULES": str(tmp / "rules.yaml")}, tmp / "slo-alerts.log"
+        ),
+        ServiceProcess(
+            "services.router",
+            {**env, "WK_ROUTER_CONFIG": str(tmp / "router.yaml")},
+            tmp / "router-alerts.log",
+        ),
+    ]
+    emitter = Emitter(
+        settings, prefix=prefix, client_id="bench-slo-alerts", producer_config={"linger.ms": 0}
+    )
+    try:
+        for service in services:
+            service.wait_healthy()
+        # Warm-up: a first alert through the whole path, not measured.
+        sent: dict[str, float] = {}
+        for i in range(ALERTS + 1):
+            model = f"alerting-{i}"
+            for _ in range(5):
+                emitter.prediction(model=model, version="1", latency_ms=20.0)
+            emitter.flush(5)
+            time.sleep(0.05)
+            sent[model] = time.time()
+            emitter.prediction(model=model, version="1", latency_ms=5000.0)
+            emitter.flush(5)
+            receiver.wait_for(i + 1, "/alerts", timeout=15)
+        latencies = []
+        for request in receiver.delivered("/alerts"):
+            for alert in request.body["alerts"]:
+                model = alert["labels"]["model"]
+                if alert["status"] == "firing" and model != "alerting-0":
+                    latencies.append((request.at - sent[model]) * 1000)
+        return sorted(latencies)
+    finally:
+        emitter.close(5)
+        for service in services:
+            service.stop()
+        receiver.stop()
+
+
+def run(kafka_bootstrap: str) -> dict[str, float]:
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    topics.apply(settings, prefix=prefix)
+    with tempfile.TemporaryDirectory() as tmp:
+        preload(settings, prefix)
+        top = ceiling(settings, prefix + "predictions")
+        ours = slo_throughput(kafka_bootstrap, prefix, Path(tmp))
+        latencies = alert_latency(kafka_bootstrap, Path(tmp))
+    print(
+        table(
+            f"slo: {EVENTS:,} predictions (20 num + 5 cat features, {MODELS} models), one process",
+            ["reader", "events/s", "x ceiling"],
+            [
+                ["decode-only batch consumer (ceiling)", top, 1.0],
+                ["services.slo", ours, ours / top],
+            ],
+        )
+    )
+    print(
+        table(
+            f"alert latency, crossing event -> webhook received, group_wait 0, n={len(latencies)}",
+            ["p50 ms", "p90 ms", "p99 ms", "max ms"],
+            [
+                [
+                    percentile(latencies, 0.5),
+                    percentile(latencies, 0.9),
+                    percentile(latencies, 0.99),
+                    latencies[-1],
+                ]
+            ],
+        )
+    )
+    figures = {
+        "events_per_s": ours,
+        "ceiling_events_per_s": top,
+        "ratio": ours / top,
+        "alert_latency_p50_ms": percentile(latencies, 0.5),
+        "alert_latency_p99_ms": percentile(latencies, 0.99),
+        "alerts_measured": len(latencies),
+    }
+    print(f"-> {write_results('slo', figures)}")
+    return figures
