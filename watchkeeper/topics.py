@@ -112,6 +112,20 @@ TOPICS: tuple[TopicSpec, ...] = (
         30 * DAY_MS,
         doc="Messages a service could not decode or validate; the reason is in headers.",
     ),
+    TopicSpec(
+        "drift-reports",
+        3,
+        7 * DAY_MS,
+        schema="DriftReport",
+        doc="One drift evaluation per model version (or segment) and window.",
+    ),
+    TopicSpec(
+        "drift-references",
+        1,
+        -1,
+        compacted=True,
+        doc="Reference profiles per model version (JSON), read whole by every drift worker.",
+    ),
     # State logs, each written by one service only.
     TopicSpec(
         "slo-state",
@@ -120,10 +134,34 @@ TOPICS: tuple[TopicSpec, ...] = (
         doc="slo's window state: its changelog, one partition per input partition.",
     ),
     TopicSpec(
+        "drift-state",
+        INPUT_PARTITIONS,
+        compacted=True,
+        doc="drift's changelog: pending predictions, verdicts, performance windows.",
+    ),
+    TopicSpec(
         "notification-log",
         1,
         compacted=True,
         doc="router's notification log: what was delivered to which receiver, per group.",
+    ),
+    TopicSpec(
+        "silences",
+        1,
+        compacted=True,
+        doc="router's silences (JSON, key: silence id); expired ones are tombstoned later.",
+    ),
+    TopicSpec(
+        "escalations",
+        1,
+        compacted=True,
+        doc="router's open escalations (JSON, key: group key): the stage reached, acks.",
+    ),
+    TopicSpec(
+        "incidents",
+        1,
+        compacted=True,
+        doc="router's incidents (JSON, key: incident id), with their timelines.",
     ),
 )
 

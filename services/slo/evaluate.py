@@ -24,7 +24,6 @@ True
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -79,17 +78,6 @@ class Verdict:
     value: float | None
     threshold: float | None
     enough: bool  # enough events for a verdict at all
-
-
-def fingerprint(labels: dict[str, str]) -> str:
-    """Stable identity of an alert: a hash of its sorted labels.
-
-    >>> a = fingerprint({"alertname": "A", "model": "m"})
-    >>> a == fingerprint({"model": "m", "alertname": "A"}), len(a)
-    (True, 16)
-    """
-    text = "\x1f".join(f"{k}\x1e{v}" for k, v in sorted(labels.items()))
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def _with(agg: Aggregate, partial: Aggregate | None) -> Aggregate:

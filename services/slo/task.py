@@ -23,13 +23,14 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
+from watchkeeper.alerts import fingerprint
 from watchkeeper.codec import Codec
 from watchkeeper.runtime.batch import Output
 
 from . import metrics
 from .aggregate import Aggregate
 from .config import VIEWS_MS, SloConfig
-from .evaluate import RuleState, Verdict, fingerprint, judge
+from .evaluate import RuleState, Verdict, judge
 from .rules import Rule, RuleSet
 from .series import SeriesKey, SeriesState
 

@@ -1,0 +1,153 @@
+"""drift: detection quality beside Evidently (``loadtest/drift_quality.py``), throughput
+beside the decode-only ceiling, and memory per monitored feature.
+
+Writes ``loadtest/results/drift.json`` with events_per_s, ceiling_events_per_s,
+median_delay_events, evidently_median_delay_events, false_alarms_per_100k, missed_drifts,
+bytes_per_feature (and more).
+"""
+
+from __future__ import annotations
+
+import random
+import tempfile
+import time
+import tracemalloc
+import uuid
+from pathlib import Path
+
+from services.drift.config import MonitorSettings
+from services.drift.monitor import ModelMonitor
+from services.drift.reference import build
+from services.drift.references import publish
+from watchkeeper import topics
+from watchkeeper.devstack import ServiceProcess
+from watchkeeper.sdk import Emitter
+from watchkeeper.settings import KafkaSettings
+
+from .bench_slo import ceiling
+from .harness import table, write_results
+
+EVENTS = 150_000
+NUMERIC = [f"f{i:02d}" for i in range(20)]
+CATEGORICAL = [f"c{i}" for i in range(5)]
+
+
+def row(rng: random.Random) -> tuple[dict[str, float], dict[str, str]]:
+    numbers = {name: rng.gauss(i, 1.0 + i / 10) for i, name in enumerate(NUMERIC)}
+    texts = {name: rng.choice("abcdefgh") for name in CATEGORICAL}
+    return numbers, texts
+
+
+def reference(rng: random.Random, model: str):
+    rows = []
+    for i in range(5000):
+        numbers, texts = row(rng)
+        rows.append({**numbers, **texts, "pred": "fraud" if i % 10 == 0 else "legit"})
+    return build(model, "1", rows, "bench rows", prediction_column="pred")
+
+
+def preload(settings: KafkaSettings, prefix: str, models: list[str]) -> None:
+    rng = random.Random(1)
+    emitter = Emitter(settings, prefix=prefix, client_id="bench-drift-load", buffer_size=400_000)
+    for i in range(EVENTS):
+        numbers, texts = row(rng)
+        emitter.prediction(
+            model=models[i % len(models)],
+            version="1",
+            latency_ms=5.0,
+            num_features=numbers,
+            cat_features=texts,
+            label="fraud" if i % 10 == 0 else "legit",
+        )
+    assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
+
+
+def throughput(bootstrap: str, prefix: str, tmp: Path) -> float:
+    drift = ServiceProcess(
+        "services.drift",
+        {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix},
+        tmp / "drift.log",
+    )
+    try:
+        drift.wait_healthy()
+        topic = prefix + "predictions"
+        started = None
+        while True:
+            done = drift.metric("wk_events_processed_total", service="drift", topic=topic)
+            if done and started is None:
+                started, first = time.perf_counter(), done
+            if done >= EVENTS:
+                return (done - first) / (time.perf_counter() - started)
+            time.sleep(0.05)
+    finally:
+        drift.stop()
+
+
+def bytes_per_feature() -> float:
+    """Memory of one monitor (25 features + prediction, full windows) per feature."""
+    rng = random.Random(2)
+    ref = reference(rng, "mem")
+    tracemalloc.start()
+    before = tracemalloc.take_snapshot()
+    monitor = ModelMonitor(("mem", "1", None), MonitorSettings(), ref)
+    for i in range(5000):
+        numbers, texts = row(rng)
+        monitor.observe(
+            {
+                "num_features": numbers,
+                "cat_features": texts,
+                "prediction_label": "fraud" if i % 10 == 0 else "legit",
+                "prediction_value": None,
+                "score": None,
+            }
+        )
+    after = tracemalloc.take_snapshot()
+    tracemalloc.stop()
+    used = sum(s.size_diff for s in after.compare_to(before, "filename"))
+    return used / (len(NUMERIC) + len(CATEGORICAL) + 1)
+
+
+def run(kafka_bootstrap: str) -> dict[str, float]:
+    figures: dict[str, float] = {}
+    try:
+        from . import drift_quality
+    except ImportError:
+        drift_quality = None
+        print("drift quality: loadtest/drift_quality.py is missing, skipped")
+    if drift_quality is not None:
+        figures.update(drift_quality.evaluate())
+
+    settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    topics.apply(settings, prefix=prefix)
+    models = [f"model-{i}" for i in range(4)]
+    rng = random.Random(3)
+    for model in models:
+        publish(settings, prefix + "drift-references", reference(rng, model))
+    with tempfile.TemporaryDirectory() as tmp:
+        preload(settings, prefix, models)
+        top = ceiling(settings, prefix + "predictions")
+        ours = throughput(kafka_bootstrap, prefix, Path(tmp))
+    memory = bytes_per_feature()
+    print(
+        table(
+            f"drift: {EVENTS:,} predictions, 20 numeric + 5 categorical features + prediction, "
+            f"{len(models)} model versions, one process",
+            ["reader", "events/s", "x ceiling"],
+            [
+                ["decode-only batch consumer (ceiling)", top, 1.0],
+                ["services.drift", ours, ours / top],
+            ],
+        )
+    )
+    print(f"   memory per monitored feature (window 1000, detector, counts): {memory:,.0f} bytes")
+    figures.update(
+        {
+            "events_per_s": ours,
+            "ceiling_events_per_s": top,
+            "ratio": ours / top,
+            "bytes_per_feature": memory,
+        }
+    )
+    print(f"-> {write_results('drift', figures)}")
+    return figures

@@ -1,0 +1,173 @@
+"""Where references live: the compacted ``drift-references`` topic, one record per model
+version, read whole by every drift worker and followed while it runs.
+
+Setting one is an explicit act (``python -m services.drift reference ...``); replacing one
+needs ``--replace`` and is logged, because every verdict after it is measured against it.
+"""
+
+from __future__ import annotations
+
+import csv
+import logging
+import threading
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+
+from watchkeeper.settings import KafkaSettings
+
+from .reference import Reference
+
+log = logging.getLogger(__name__)
+TOPIC = "drift-references"
+
+
+def key_of(model: str, version: str, segment: str | None = None) -> bytes:
+    """``model NUL version`` (``NUL segment`` for a segment's production baseline)."""
+    key = f"{model}\x00{version}"
+    return (key + f"\x00{segment}" if segment else key).encode()
+
+
+class ReferenceStore:
+    """Every reference on the topic, kept current by a background reader."""
+
+    def __init__(self, settings: KafkaSettings, topic: str) -> None:
+        self.settings = settings
+        self.topic = topic
+        self._references: dict[tuple[str, str, str | None], Reference] = {}
+        self.version = 0  # bumped at every change: readers re-check only when it moved
+        self._lock = threading.Lock()
+        self._caught_up = threading.Event()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._follow, name="wk-references", daemon=True)
+        self.errors = 0
+
+    def get(self, model: str, version: str, segment: str | None = None) -> Reference | None:
+        return self._references.get((model, version, segment))
+
+    def put(self, reference: Reference, segment: str | None = None) -> None:
+        """Install a reference this worker built itself (it also publishes it)."""
+        with self._lock:
+            self._references[(reference.model, reference.version, segment)] = reference
+            self.version += 1
+
+    def __len__(self) -> int:
+        return len(self._references)
+
+    def start(self, timeout: float = 60.0) -> ReferenceStore:
+        """Read the topic to its end before returning, then follow it in the background."""
+        self._thread.start()
+        if not self._caught_up.wait(timeout):
+            raise TimeoutError(f"could not read {self.topic} to its end in {timeout:.0f} s")
+        return self
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _apply(self, key: bytes | None, value: bytes | None) -> None:
+        if key is None:
+            return
+        parts = key.decode(errors="replace").split("\x00")
+        if len(parts) not in (2, 3):
+            self.errors += 1
+            log.error("reference with a malformed key skipped", extra={"key": repr(key)})
+            return
+        model, version = parts[0], parts[1]
+        ident = (model, version, parts[2] if len(parts) == 3 else None)
+        with self._lock:
+            self.version += 1
+            if value is None:
+                self._references.pop(ident, None)
+                return
+            try:
+                self._references[ident] = Reference.from_json(value)
+            except (ValueError, KeyError, TypeError) as exc:
+                self.errors += 1
+                log.error(
+                    "unreadable reference skipped",
+                    extra={"model": model, "version": version, "error": str(exc)},
+                )
+
+    def _follow(self) -> None:
+        consumer = Consumer(
+            self.settings.confluent(
+                **{
+                    "group.id": f"wk-references-{uuid.uuid4().hex}",
+                    "enable.auto.commit": False,
+                    "enable.partition.eof": True,
+                    "isolation.level": "read_committed",
+                }
+            )
+        )
+        try:
+            metadata = consumer.list_topics(self.topic, timeout=30).topics[self.topic]
+            partitions = list(metadata.partitions)
+            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
+            at_end: set[int] = set()
+            while not self._stop.is_set():
+                message = consumer.poll(0.2)
+                if message is None:
+                    continue
+                if message.error():
+                    if message.error().code() == KafkaError._PARTITION_EOF:
+                        at_end.add(message.partition())
+                        if len(at_end) == len(partitions):
+                            self._caught_up.set()
+                        continue
+                    log.warning("reference reader error", extra={"error": str(message.error())})
+                    continue
+                self._apply(message.key(), message.value())
+        finally:
+            consumer.close()
+
+
+def read_all(
+    settings: KafkaSettings, topic: str, timeout: float = 30.0
+) -> dict[tuple[str, str, str | None], Reference]:
+    store = ReferenceStore(settings, topic).start(timeout)
+    try:
+        return dict(store._references)
+    finally:
+        store.stop()
+
+
+def publish(settings: KafkaSettings, topic: str, reference: Reference) -> None:
+    producer = Producer(settings.confluent(**{"enable.idempotence": True, "acks": "all"}))
+    producer.produce(topic, reference.to_json(), key_of(reference.model, reference.version))
+    if producer.flush(30) != 0:
+        raise RuntimeError(f"the reference could not be written to {topic}")
+
+
+# -- reading training data ------------------------------------------------------------
+
+
+def _cell(text: str) -> Any:
+    """CSV cells are text: numbers become numbers, empty cells are missing."""
+    if text == "":
+        return None
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
+def rows_from_file(path: str | Path) -> Iterator[dict[str, Any]]:
+    """Rows of a CSV (header line first) or a Parquet file, as dicts."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
+        with path.open(newline="", encoding="utf-8") as handle:
+            for row in csv.DictReader(handle):
+                yield {k: _cell(v) for k, v in row.items()}
+    elif suffix in (".parquet", ".pq"):
+        import pyarrow.parquet as pq
+
+        table = pq.read_table(path)
+        for batch in table.to_batches(max_chunksize=10_000):
+            yield from batch.to_pylist()
+    else:
+        raise ValueError(f"{path}: reference data must be .csv or .parquet, not {suffix!r}")

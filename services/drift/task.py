@@ -1,0 +1,420 @@
+"""The drift task: every model version's monitors on one input partition, the pending
+predictions waiting for labels, and what leaves: alerts, drift reports, retrain requests,
+references built from production.
+
+Changelog records (JSON values):
+
+========================= ==============================================================
+key                       value
+========================= ==============================================================
+``p\\0<event id>``         a pending prediction: monitors to tell, prediction, event time
+``m\\0<monitor key>``      a monitor's firing verdicts, performance window, last retrain
+========================= ==============================================================
+
+Windows of recent values are not in the changelog (they would be rewritten at every
+commit): after a restart each window refills before its next verdict.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from watchkeeper.alerts import alert_record, fingerprint
+from watchkeeper.codec import Codec
+from watchkeeper.join import PendingPredictions
+from watchkeeper.runtime.batch import Output
+
+from . import metrics
+from .config import DriftConfig
+from .monitor import Evaluation, ModelMonitor, MonitorKey
+from .performance import Finding
+from .reference import Reference
+from .references import TOPIC as REFERENCES_TOPIC
+from .references import ReferenceStore, key_of
+
+log = logging.getLogger(__name__)
+
+SEVERITY = {
+    "FeatureDrift": "ticket",
+    "PredictionDrift": "ticket",
+    "DatasetDrift": "page",
+    "ConceptDrift": "ticket",
+    "PerformanceDegraded": "page",
+}
+REASON = {
+    "FeatureDrift": "DRIFT",
+    "PredictionDrift": "DRIFT",
+    "DatasetDrift": "DRIFT",
+    "ConceptDrift": "PERFORMANCE",
+    "PerformanceDegraded": "PERFORMANCE",
+}
+
+
+def _key_text(key: MonitorKey) -> str:
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+class DriftTask:
+    def __init__(
+        self,
+        partition: int,
+        config: DriftConfig,
+        references: ReferenceStore,
+        codec: Codec | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.partition = partition
+        self.config = config
+        self.references = references
+        self.codec = codec or Codec()
+        self.clock = clock
+        self.monitors: dict[MonitorKey, ModelMonitor] = {}
+        self.pending = PendingPredictions(config.max_pending, config.label_horizon_ms)
+        self.caps = metrics.SeriesCap(config.max_metric_series)
+        self._outputs: list[Output] = []
+        self._changes: dict[bytes, bytes | None] = {}
+        self._dirty: set[MonitorKey] = set()
+        self._states: dict[MonitorKey, dict[str, Any]] = {}  # restored, for monitors to come
+        self._reported = {"expired": 0, "evicted": 0}  # pending counts already in metrics
+        self._key_texts: dict[tuple[MonitorKey, ...], str] = {}
+        self._keys_of: dict[str, list[MonitorKey]] = {}
+
+    # -- monitors -----------------------------------------------------------------------
+
+    def _monitor(self, key: MonitorKey) -> ModelMonitor:
+        monitor = self.monitors.get(key)
+        version = self.references.version
+        if monitor is not None and monitor.checked == version:
+            return monitor  # the hot path: nothing changed on the references topic
+        reference = self.references.get(*key)
+        if monitor is None:
+            monitor = ModelMonitor(key, self.config.for_model(key[0]), reference)
+            state = self._states.pop(key, None)
+            if state is not None:
+                monitor.load(state)
+            self.monitors[key] = monitor
+        elif reference is not None and (
+            monitor.reference is None or reference.created_at_ms != monitor.reference.created_at_ms
+        ):
+            # A reference was set (or replaced) while this worker runs: start over against it.
+            log.info(
+                "reference installed",
+                extra={
+                    "model": key[0],
+                    "version": key[1],
+                    "segment": key[2],
+                    "source": reference.source,
+                },
+            )
+            monitor.install(reference)
+            metrics.REFERENCES.labels("topic").inc()
+        monitor.checked = version
+        return monitor
+
+    def _keys(self, record: dict[str, Any]) -> tuple[str, list[MonitorKey]]:
+        """The monitors an event feeds, and their names as text (cached: the pending store
+        and its changelog keep the text, not the list)."""
+        model, version = record["model"], record["version"]
+        segment_by = self.config.for_model(model).segment_by
+        segments = record["segments"]
+        segmented = [
+            (model, version, f"{label}={segments[label]}")
+            for label in segment_by
+            if label in segments
+        ]
+        keys: tuple[MonitorKey, ...] = ((model, version, None), *segmented)
+        text = self._key_texts.get(keys)
+        if text is None:
+            text = self._key_texts[keys] = json.dumps(keys, separators=(",", ":"))
+            self._keys_of[text] = list(keys)
+        return text, self._keys_of[text]
+
+    # -- events -------------------------------------------------------------------------
+
+    def process(self, topic: str, record: dict[str, Any]) -> None:
+        if topic == "predictions":
+            self._prediction(record)
+        else:
+            self._feedback(record)
+
+    def _prediction(self, record: dict[str, Any]) -> None:
+        event_ms = record["event_time_ms"]
+        text, keys = self._keys(record)
+        for key in keys:
+            monitor = self._monitor(key)
+            due = monitor.observe(record)
+            if monitor.built is not None:
+                self._publish_reference(monitor.built, key)
+            if due:
+                self._report(monitor, monitor.evaluate(event_ms), event_ms)
+        predicted = record["prediction_label"]
+        if predicted is None:
+            predicted = record["prediction_value"]
+        if predicted is not None:
+            # A tuple of strings: the garbage collector stops tracking it, which matters
+            # with hundreds of thousands of predictions pending.
+            encoded = f"s{predicted}" if isinstance(predicted, str) else f"f{predicted!r}"
+            event_id = record["event_id"]
+            for gone in self.pending.add(event_id, (text, encoded), event_ms):
+                self._changes[b"p\x00" + gone.encode()] = None
+            self._changes[b"p\x00" + event_id.encode()] = (
+                f"{event_ms}\x1f{encoded}\x1f{text}".encode()
+            )
+
+    def _feedback(self, record: dict[str, Any]) -> None:
+        event_id = record["event_id"]
+        item = self.pending.take(event_id)
+        if item is None:
+            # Never seen, or expired or evicted: counted (per outcome) rather than lost.
+            metrics.LABELS.labels("unknown").inc()
+            return
+        metrics.LABELS.labels("joined").inc()
+        self._changes[b"p\x00" + event_id.encode()] = None
+        text, encoded = item
+        keys = self._keys_of.get(text) or self._remember(text)
+        predicted: Any = encoded[1:] if encoded[0] == "s" else float(encoded[1:])
+        actual: Any = record["label"] if isinstance(predicted, str) else record["value"]
+        if actual is None:
+            # A label of the wrong kind (a value for a classifier): nothing to compare.
+            metrics.LABELS.labels("mismatched").inc()
+            return
+        event_ms = record["event_time_ms"]
+        for key in keys:
+            monitor = self._monitor(key)
+            findings = monitor.observe_outcome(predicted, actual)
+            self._dirty.add(key)
+            for finding in findings:
+                self._alert(monitor, finding, event_ms)
+            current = monitor.performance.current
+            if current is not None and key[2] is None and self._admit(key[0], key[1], "perf"):
+                for name in ("accuracy", "f1", "mae", "rmse"):
+                    value = getattr(current, name)
+                    if value is not None:
+                        metrics.PERFORMANCE.labels(key[0], key[1], name).set(value)
+
+    def _count_pending(self) -> None:
+        counts = self.pending.counts
+        for outcome, reported in self._reported.items():
+            if counts[outcome] > reported:
+                metrics.LABELS.labels(outcome).inc(counts[outcome] - reported)
+                self._reported[outcome] = counts[outcome]
+        metrics.PENDING.labels(str(self.partition)).set(len(self.pending))
+
+    def tick(self, now_ms: int) -> None:
+        """Verdicts follow events, not the clock: nothing is due on a tick."""
+
+    # -- outputs ------------------------------------------------------------------------
+
+    def _publish_reference(self, reference: Reference, key: MonitorKey) -> None:
+        segment = key[2]
+        topic_key = key_of(reference.model, reference.version)
+        if segment:
+            topic_key += b"\x00" + segment.encode()
+        self.references.put(reference, segment)
+        self._outputs.append(Output(REFERENCES_TOPIC, topic_key, reference.to_json()))
+        metrics.REFERENCES.labels("production").inc()
+        log.info(
+            "reference built from production events",
+            extra={
+                "model": key[0],
+                "version": key[1],
+                "segment": segment,
+                "events": reference.rows,
+            },
+        )
+
+    def _admit(self, model: str, version: str, feature: str) -> bool:
+        return self.caps.admit((model, version, feature))
+
+    def _report(self, monitor: ModelMonitor, evaluation: Evaluation, event_ms: int) -> None:
+        if not evaluation.results:
+            return  # no feature has min_samples values yet: nothing to say
+        model, version, segment = monitor.key
+        now_ms = int(self.clock() * 1000)
+        perf = monitor.performance.current
+        report = {
+            "model": model,
+            "version": version,
+            "segment": segment,
+            "event_time_ms": event_ms,
+            "evaluated_at_ms": now_ms,
+            "window_events": max((r.samples for r in evaluation.results), default=0),
+            "reference_source": monitor.reference.source if monitor.reference else "",
+            "share_drifted": evaluation.share_drifted,
+            "dataset_drift": evaluation.dataset_drift,
+            "features": [
+                {
+                    "feature": r.feature,
+                    "kind": r.kind,
+                    "samples": r.samples,
+                    "psi": r.psi,
+                    "distance": r.distance,
+                    "p_value": r.p_value,
+                    "wasserstein": r.wasserstein,
+                    "drifted": r.drifted,
+                    "statistic": r.statistic,
+                    "missing": r.missing,
+                    "invalid": r.invalid,
+                    "wrong_type": r.wrong_type,
+                    "new_categories": r.new_categories,
+                }
+                for r in evaluation.results
+            ],
+            "unseen_features": evaluation.unseen,
+            "labelled": len(monitor.performance.pairs),
+            "accuracy": perf.accuracy if perf else None,
+            "precision": perf.precision if perf else None,
+            "recall": perf.recall if perf else None,
+            "f1": perf.f1 if perf else None,
+            "mae": perf.mae if perf else None,
+            "rmse": perf.rmse if perf else None,
+        }
+        self._outputs.append(
+            Output("drift-reports", model.encode(), self.codec.encode("DriftReport", report))
+        )
+        if segment is None:
+            metrics.EVALUATIONS.labels(model, version).inc()
+            metrics.SHARE.labels(model, version).set(evaluation.share_drifted)
+            if evaluation.unseen:
+                metrics.UNSEEN.labels(model, version).inc(sum(evaluation.unseen.values()))
+            for r in evaluation.results:
+                if not self._admit(model, version, r.feature):
+                    continue
+                metrics.PSI.labels(model, version, r.feature).set(r.psi)
+                metrics.DISTANCE.labels(model, version, r.feature).set(r.distance)
+                metrics.DRIFTED.labels(model, version, r.feature).set(
+                    1.0 if r.feature in monitor.firing else 0.0
+                )
+                for reason in ("missing", "invalid", "wrong_type", "new_categories"):
+                    count = getattr(r, reason)
+                    if count:
+                        metrics.QUALITY.labels(model, version, r.feature, reason).inc(count)
+        for finding in evaluation.findings:
+            self._alert(monitor, finding, event_ms)
+        if evaluation.findings:
+            self._dirty.add(monitor.key)
+
+    def _alert(self, monitor: ModelMonitor, finding: Finding, event_ms: int) -> None:
+        model, version, segment = monitor.key
+        identity = {"alertname": finding.alertname, "model": model, "version": version}
+        if finding.feature is not None and finding.feature != "__prediction__":
+            identity["feature"] = finding.feature
+        if segment:
+            identity["segment"] = segment
+        labels = {
+            **identity,
+            "statistic": finding.statistic,
+            "severity": SEVERITY[finding.alertname],
+        }
+        print_value = "n/a" if finding.value is None else f"{finding.value:.3g}"
+        what = finding.feature if finding.alertname == "FeatureDrift" else finding.alertname
+        where = f"{model} {version}" + (f" ({segment})" if segment else "")
+        annotations = {
+            "summary": f"{where}: {what} {finding.statistic}={print_value}"
+            + (f" (threshold {finding.threshold:.3g})" if finding.threshold is not None else ""),
+            "reference": monitor.reference.source if monitor.reference else "",
+        }
+        # The fingerprint leaves out the statistic: one alert per feature, whichever test
+        # noticed first.
+        fp = fingerprint(identity)
+        now_ms = int(self.clock() * 1000)
+        record = alert_record(
+            fp,
+            finding.status,
+            labels,
+            annotations,
+            finding.value,
+            finding.threshold,
+            starts_at_ms=event_ms,
+            now_ms=now_ms,
+            generator="drift",
+            ends_at_ms=event_ms,
+        )
+        self._outputs.append(Output("alerts", fp.encode(), self.codec.encode("Alert", record)))
+        metrics.ALERTS.labels(finding.alertname, finding.status).inc()
+        self._dirty.add(monitor.key)
+        if finding.status == "firing":
+            self._retrain(monitor, finding, event_ms)
+
+    def _retrain(self, monitor: ModelMonitor, finding: Finding, event_ms: int) -> None:
+        model, version, segment = monitor.key
+        owner = self._monitor((model, version, None))  # the cooldown is per model version
+        cooldown = owner.settings.retrain_cooldown_ms
+        if owner.last_retrain_ms is not None and event_ms - owner.last_retrain_ms < cooldown:
+            return
+        owner.last_retrain_ms = event_ms
+        self._dirty.add(owner.key)
+        reason = REASON[finding.alertname]
+        evidence = {"alert": finding.alertname, "statistic": finding.statistic}
+        if finding.feature and finding.feature != "__prediction__":
+            evidence["feature"] = finding.feature
+        if segment:
+            evidence["segment"] = segment
+        if owner.reference is not None:
+            evidence["reference"] = owner.reference.source
+        figures = {
+            k: v
+            for k, v in (("value", finding.value), ("threshold", finding.threshold))
+            if v is not None
+        }
+        request = {
+            "request_id": f"{model}:{version}:{event_ms}",
+            "event_time_ms": event_ms,
+            "model": model,
+            "version": version,
+            "reason": reason,
+            "evidence": evidence,
+            "metrics": figures,
+            # The same incident, replayed or seen by a second alert inside the cooldown,
+            # carries the same key: a pipeline runs once per key.
+            "dedup_key": f"{model}:{version}:{reason.lower()}:{event_ms - event_ms % cooldown}",
+            "requested_by": "drift",
+        }
+        self._outputs.append(
+            Output("retrain-requests", model.encode(), self.codec.encode("RetrainRequest", request))
+        )
+        metrics.RETRAIN.labels(model, reason).inc()
+
+    def _remember(self, text: str) -> list[MonitorKey]:
+        keys = [tuple(k) for k in json.loads(text)]
+        self._keys_of[text] = keys  # type: ignore[assignment]
+        return keys  # type: ignore[return-value]
+
+    # -- engine hand-off ----------------------------------------------------------------
+
+    def pending_output(self) -> bool:
+        return bool(self._outputs)
+
+    def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
+        for key in self._dirty:
+            monitor = self.monitors.get(key)
+            if monitor is not None:
+                self._changes[b"m\x00" + _key_text(key).encode()] = json.dumps(
+                    monitor.state()
+                ).encode()
+        self._dirty.clear()
+        self._count_pending()
+        outputs, self._outputs = self._outputs, []
+        changes, self._changes = list(self._changes.items()), {}
+        return outputs, changes
+
+    def restore(self, key: bytes, value: bytes | None) -> None:
+        kind, _, rest = key.partition(b"\x00")
+        if kind == b"p":
+            event_id = rest.decode()
+            if value is None:
+                self.pending.drop(event_id)
+                return
+            event_ms, encoded, text = value.decode().split("\x1f", 2)
+            self._remember(text)
+            self.pending.restore(event_id, (text, encoded), int(event_ms))
+        elif kind == b"m":
+            monitor_key = tuple(json.loads(rest))
+            if value is None:
+                self._states.pop(monitor_key, None)  # type: ignore[arg-type]
+            else:
+                self._states[monitor_key] = json.loads(value)  # type: ignore[index]
