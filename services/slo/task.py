@@ -23,7 +23,7 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from watchkeeper.alerts import fingerprint
+from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
 from watchkeeper.runtime.batch import Output
 
@@ -340,18 +340,18 @@ class SloTask:
             **series.labels,
         }
         annotations = {k: v.format_map(context) for k, v in rule.annotations.items()}
-        record = {
-            "fingerprint": state.fingerprint,
-            "status": "FIRING" if status == "firing" else "RESOLVED",
-            "labels": labels,
-            "annotations": annotations,
-            "value": verdict.value,
-            "threshold": verdict.threshold,
-            "starts_at_ms": state.since_ms,
-            "ends_at_ms": event_ms if status == "resolved" else None,
-            "event_time_ms": now_ms,
-            "generator": "slo",
-        }
+        record = alert_record(
+            state.fingerprint,
+            status,
+            labels,
+            annotations,
+            verdict.value,
+            verdict.threshold,
+            starts_at_ms=state.since_ms,
+            now_ms=now_ms,
+            generator="slo",
+            ends_at_ms=event_ms,
+        )
         self._outputs.append(
             Output("alerts", state.fingerprint.encode(), self.codec.encode("Alert", record))
         )
