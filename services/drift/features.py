@@ -252,7 +252,9 @@ def evaluate_numeric(features: list[NumericFeature]) -> list[Result]:
     expected = np.where(used, np.maximum(reference, EPSILON), 1.0)
     actual = np.where(used, np.maximum(counts / length, EPSILON), 1.0)
     psis = np.sum((actual - expected) * np.log(actual / expected), axis=1)
-    p = expected / expected.sum(axis=1, keepdims=True) * used
+    # Normalise over the used bins only: the 1.0 placeholders of padding must not count.
+    p = np.where(used, expected, 0.0)
+    p = p / p.sum(axis=1, keepdims=True)
     q = np.where(used, actual, 0.0)
     q = q / q.sum(axis=1, keepdims=True)
     m = (p + q) / 2

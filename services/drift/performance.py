@@ -9,7 +9,7 @@ the reference's performance, and a change detector on the per-event error.
 0.9
 >>> findings = [f for _ in range(60) for f in tracker.observe("yes", "no")]
 >>> [(f.alertname, f.statistic, f.status) for f in findings]
-[('ConceptDrift', 'ddm', 'firing'), ('PerformanceDegraded', 'accuracy', 'firing')]
+[('PerformanceDegraded', 'accuracy', 'firing'), ('ConceptDrift', 'adwin', 'firing')]
 """
 
 from __future__ import annotations
@@ -50,6 +50,8 @@ class PerformanceTracker:
         self.baseline = reference  # None until the reference or the first window sets it
         self.pairs: deque[tuple[Any, Any]] = deque(maxlen=settings.label_window)
         self.detector = error_detector(settings.concept_detector)
+        # DDM and HDDM model a 0/1 error rate; regression's absolute errors need ADWIN.
+        self.value_detector = error_detector("adwin")
         self.labelled = 0
         self.degraded = False
         self.concept_firing = False
@@ -77,15 +79,16 @@ class PerformanceTracker:
         self.pairs.append((predicted, actual))
         self.labelled += 1
         if isinstance(predicted, float):
-            self.detector.update(abs(predicted - actual))
+            detector, name = self.value_detector, "adwin"
+            detector.update(abs(predicted - actual))
         else:
-            self.detector.update(predicted != actual)
+            detector, name = self.detector, self.settings.concept_detector
+            detector.update(predicted != actual)
         findings = []
         self.since_concept += 1
-        detector = self.settings.concept_detector
-        if self.detector.drift_detected and not self.concept_firing:
+        if detector.drift_detected and not self.concept_firing:
             self.concept_firing, self.since_concept = True, 0
-            findings.append(Finding("ConceptDrift", "firing", detector, None, None))
+            findings.append(Finding("ConceptDrift", "firing", name, None, None))
         elif (
             self.concept_firing
             and self.since_concept >= self.settings.label_window
@@ -93,7 +96,7 @@ class PerformanceTracker:
         ):
             # A full window of labels without a new detection, and performance is fine.
             self.concept_firing = False
-            findings.append(Finding("ConceptDrift", "resolved", detector, None, None))
+            findings.append(Finding("ConceptDrift", "resolved", name, None, None))
         # Performance is re-measured every tenth of a window, not on every label.
         if self.labelled % max(1, self.settings.label_window // 10) == 0:
             judged = self._judge()
