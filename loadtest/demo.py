@@ -16,6 +16,7 @@ from pathlib import Path
 
 from watchkeeper import topics
 from watchkeeper.devstack import ServiceProcess, WebhookReceiver, kafka_for_run
+from watchkeeper.local_kafka import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
@@ -27,6 +28,8 @@ PROFILES = [
     ModelProfile("recommender", "11", median_ms=40.0, sigma=0.6, slow_ms=300.0),
 ]
 EXPECTED = ("HighErrorRate", "fraud")
+# Nobody acknowledges in the demo: after 10 s the page escalates to the secondary on-call,
+# after 10 s more an incident opens.
 ROUTER_CONFIG = """
 route:
   receiver: oncall
@@ -34,11 +37,28 @@ route:
   group_wait: 0s
   group_interval: 10s
   repeat_interval: 1h
+  escalation: demo-page
+escalation_policies:
+  - name: demo-page
+    steps:
+      - notify: [oncall]
+        wait: 10s
+      - notify: [secondary]
+        wait: 10s
+      - open_incident: true
+        notify: [incident-commander]
 receivers:
   - name: oncall
     webhook_configs:
       - url: {url}/oncall
         send_resolved: true
+  - name: secondary
+    webhook_configs:
+      - url: {url}/secondary
+        send_resolved: true
+  - name: incident-commander
+    webhook_configs:
+      - url: {url}/incident
 """
 
 
@@ -93,7 +113,7 @@ def main() -> int:
             ),
             ServiceProcess(
                 "services.router",
-                {**env, "WK_ROUTER_CONFIG": str(config)},
+                {**env, "WK_ROUTER_CONFIG": str(config), "WK_ROUTER_API_PORT": str(free_port())},
                 Path(tmp) / "router.log",
             ),
         ]
@@ -134,8 +154,8 @@ def play(
     return summary(simulator, slo, receiver, resolved)
 
 
-def first(receiver: WebhookReceiver, status: str):
-    for request in receiver.delivered("/oncall"):
+def first(receiver: WebhookReceiver, status: str, path: str = "/oncall"):
+    for request in receiver.delivered(path):
         for alert in request.body.get("alerts", []):
             labels = alert["labels"]
             if (labels["alertname"], labels["model"]) == EXPECTED and alert["status"] == status:
@@ -178,17 +198,28 @@ def summary(
             for a in body["alerts"]
         )
         print(f"    {body['status']:<8} {names}")
-    ok = firing is not None and resolved
+    escalated = first(receiver, "firing", path="/secondary")
+    ok = firing is not None and resolved and escalated is not None
     if firing is not None and simulator.first_degraded_at is not None:
         latency = firing.at - simulator.first_degraded_at
         print(
             f"  detection latency       {latency * 1000:,.0f} ms "
             "(first degraded event -> webhook received)"
         )
-    print(
-        f"\n{EXPECTED[0]} for {EXPECTED[1]}: "
-        f"{'delivered and resolved' if ok else 'NOT delivered and resolved'}"
-    )
+    if firing is not None and escalated is not None:
+        step = escalated.headers.get("watchkeeper-escalation-step", "?")
+        print(
+            f"  escalation              nobody acknowledged: the secondary on-call was paged "
+            f"{escalated.at - firing.at:.1f} s later (step {step})"
+        )
+    incidents = receiver.delivered("/incident")
+    if incidents:
+        print(
+            f"  incidents               {len(incidents)} opened for groups still firing after "
+            "both steps"
+        )
+    verdict = "delivered, escalated and resolved" if ok else "NOT delivered, escalated, resolved"
+    print(f"\n{EXPECTED[0]} for {EXPECTED[1]}: {verdict}")
     return 0 if ok else 1
 
 

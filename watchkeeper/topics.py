@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -126,6 +127,63 @@ TOPICS: tuple[TopicSpec, ...] = (
         compacted=True,
         doc="Reference profiles per model version (JSON), read whole by every drift worker.",
     ),
+    TopicSpec(
+        "quality-reports",
+        3,
+        7 * DAY_MS,
+        schema="QualityReport",
+        doc="One data-quality evaluation per model and closed window (services/quality).",
+    ),
+    TopicSpec(
+        "gates",
+        1,
+        # Compacted and kept: a pipeline asking whether it may run needs the latest state
+        # of its gate however long ago it changed.
+        -1,
+        compacted=True,
+        schema="GateState",
+        doc="Quality gates, keyed by gate name: blocked or unblocked, and why.",
+    ),
+    TopicSpec(
+        "fairness-reports",
+        3,
+        7 * DAY_MS,
+        schema="FairnessReport",
+        doc="Fairness per model version, protected attribute and closed window.",
+    ),
+    TopicSpec(
+        "cost-spend",
+        INPUT_PARTITIONS,
+        7 * DAY_MS,
+        schema="CostSpend",
+        doc="Spend per scope and window, priced by cost workers; cost sums it per scope "
+        "(keyed by scope, so one worker owns each budget however many models feed it).",
+    ),
+    TopicSpec(
+        "cost-aggregates",
+        3,
+        # Compacted: the newest running total per scope and period is the figure; old
+        # windows and days are deleted after 40 days.
+        40 * DAY_MS,
+        compacted=True,
+        schema="CostAggregate",
+        doc="Spend per scope per window, day and month, with the month-over-month trend.",
+    ),
+    TopicSpec(
+        "cost-advice",
+        1,
+        30 * DAY_MS,
+        schema="CostAdvice",
+        doc="Savings the stream shows: scale to zero, batch, result cache, cheaper version.",
+    ),
+    TopicSpec(
+        "cost-quotas",
+        1,
+        -1,
+        compacted=True,
+        schema="QuotaState",
+        doc="Budget hard caps for inference gateways: EXCEEDED or OK per budget instance.",
+    ),
     # State logs, each written by one service only.
     TopicSpec(
         "slo-state",
@@ -138,6 +196,24 @@ TOPICS: tuple[TopicSpec, ...] = (
         INPUT_PARTITIONS,
         compacted=True,
         doc="drift's changelog: pending predictions, verdicts, performance windows.",
+    ),
+    TopicSpec(
+        "quality-state",
+        INPUT_PARTITIONS,
+        compacted=True,
+        doc="quality's changelog: open windows, gate and silence states, recent event ids.",
+    ),
+    TopicSpec(
+        "fairness-state",
+        INPUT_PARTITIONS,
+        compacted=True,
+        doc="fairness's changelog: open windows, alert states, predictions awaiting labels.",
+    ),
+    TopicSpec(
+        "cost-state",
+        INPUT_PARTITIONS,
+        compacted=True,
+        doc="cost's changelog: fleets, advice days, scope totals and budget states.",
     ),
     TopicSpec(
         "notification-log",
@@ -233,7 +309,8 @@ def apply(
                 # Another service created it between our list and our create: that is fine.
                 if exc.args[0].name() != "TOPIC_ALREADY_EXISTS":
                     raise
-                changes.append(Change(topic, "unchanged", "created concurrently"))
+                changes.append(Change(topic, "unchanged", "exists already"))
+        _wait_visible(admin, missing, timeout)
 
     present = [n for n in names if n in existing]
     changes += _grow_partitions(admin, present, names, existing, timeout)
@@ -241,6 +318,26 @@ def apply(
     for change in changes:
         log.info("topic %s", change, extra={"topic": change.topic, "action": change.action})
     return changes
+
+
+def _wait_visible(admin: AdminClient, names: Sequence[str], timeout: float) -> None:
+    """Return once every topic in ``names`` shows in the cluster's metadata with its leaders.
+
+    A create returns when the controller has it; brokers learn of it a moment later, and a
+    consumer or describe in that moment gets UNKNOWN_TOPIC_OR_PART.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        topics = admin.list_topics(timeout=timeout).topics
+        if all(
+            name in topics
+            and topics[name].error is None
+            and all(p.leader >= 0 for p in topics[name].partitions.values())
+            for name in names
+        ):
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"topics not visible after {timeout:.0f} s: {', '.join(names)}")
 
 
 def _grow_partitions(

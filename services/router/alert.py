@@ -27,6 +27,8 @@ class Alert:
     generator: str
     value: float | None = None
     threshold: float | None = None
+    # Set by flap damping on the state it shows while the alert flaps (flapping.py).
+    flapping: bool = False
 
     @property
     def status(self) -> str:

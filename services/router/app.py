@@ -1,13 +1,19 @@
-"""router wiring: alerts in from Kafka, webhooks out, the notification log beside.
+"""router wiring: alerts in from Kafka, notifications out, state on compacted topics, the
+HTTP API beside. The decisions are the engine's (``engine.Engine``); this module reads and
+writes Kafka, serves HTTP, and runs the loop.
 
 Start-up order matters for "no loss, no repeat":
 
-1. the routing file (a bad one exits 2 before touching anything);
-2. topics applied, then the notification log read to its end: what each receiver was told;
-3. the alerts topic read from the beginning (compacted: the latest state of every alert)
-   into the aggregation groups; no notification goes out while this runs;
-4. then live: ``/healthz`` turns ready, timers run, and each group's first flush compares
-   its alerts with the log, so only what was not yet delivered is sent.
+1. the routing file and settings (bad ones exit 2 before touching anything);
+2. topics applied, then the state topics read to their end: the notification log (what
+   each receiver was told), silences, escalations (the stage each reached), incidents;
+3. the alerts topic read from the beginning (compacted: the latest state of every alert,
+   plus whatever compaction has not merged yet, which flap damping uses) into the groups;
+   no notification goes out while this runs;
+4. then live: escalations whose alerts resolved meanwhile end, ``/healthz`` turns ready,
+   the API opens, timers run, and each group's first flush compares its alerts with the
+   log, so only what was not yet delivered is sent; an escalation stage that fell due
+   while the router was down runs now, once.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import signal
 import time
 from collections.abc import Callable
 
+from aiohttp import web
 from confluent_kafka import KafkaException
 
 from watchkeeper.codec import Codec, EventError
@@ -31,12 +38,11 @@ from watchkeeper.settings import ConfigError
 
 from . import configfile, metrics
 from .alert import Alert
+from .api import Api
 from .config import NAME, RouterConfig
 from .configfile import ConfigFileError, RoutingConfig
-from .dispatch import Dispatcher, Flush
+from .engine import STATE_TOPICS, Engine
 from .kafka_io import FAILED, RESTORED, AckingProducer, AlertFeed, Message, read_log
-from .nflog import NotificationLog, NotificationLogError
-from .notify import Notifier
 
 log = logging.getLogger("services.router")
 
@@ -54,20 +60,24 @@ class Router:
         self.clock = clock
         self.health = Health(NAME)
         self.codec = Codec()
-        self.nflog = NotificationLog()
-        self.dispatcher = Dispatcher(routing.route)
+        self.engine: Engine | None = None
+        self.api_port: int | None = None
+        self.http_port: int | None = None
         self._stop = asyncio.Event()
         self._queue: asyncio.Queue[list] = asyncio.Queue(maxsize=16)
         self._producer: AckingProducer | None = None
         self._feed: AlertFeed | None = None
+        self._api: web.AppRunner | None = None
 
     # -- lifecycle ----------------------------------------------------------------------
 
     async def run(self) -> int:
         loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self._on_signal, sig)
+        with contextlib.suppress(RuntimeError, ValueError):  # not the main thread: no signals
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, self.stop, sig)
         http = ServiceHTTP(self.health, self.settings.http_host, self.settings.http_port).start()
+        self.http_port = http.port
         log.info(
             "starting",
             extra={
@@ -82,37 +92,45 @@ class Router:
         finally:
             http.stop()
 
-    def _on_signal(self, sig: signal.Signals) -> None:
-        log.info("%s: stopping", sig.name)
+    def stop(self, sig: signal.Signals | None = None) -> None:
+        log.info("%s: stopping", sig.name if sig else "stop")
         self.health.stopping()
         self._stop.set()
+        self.wake()
+
+    def wake(self) -> None:
+        """Make the loop look at its timers again (the clock moved, state changed)."""
         with contextlib.suppress(asyncio.QueueFull):
-            self._queue.put_nowait([])  # wake the loop if it is waiting for alerts
+            self._queue.put_nowait([])
 
     async def _serve(self, loop: asyncio.AbstractEventLoop) -> int:
         started = time.monotonic()
+        engine = self.engine = Engine(
+            self.routing,
+            self._persist,
+            self._publish_alert,
+            clock=self.clock,
+            policy=self.config.retry,
+            external_url=self.config.external_url,
+            max_in_flight=self.config.max_in_flight,
+            ack_links=self.config.ack_links,
+            silence_retention_s=self.config.silence_retention_s,
+        )
         try:
             await loop.run_in_executor(None, self._apply_topics)
-            entries = await loop.run_in_executor(None, self._restore_log)
+            counts = await loop.run_in_executor(None, self._restore_state, engine)
         except (KafkaException, TimeoutError) as exc:
+            await engine.notifier.close(0)
             if self._stop.is_set():
                 return 0  # told to stop while still waiting for the cluster
             self.health.failed(f"cannot reach Kafka: {exc}")
-            log.error("cannot reach Kafka; giving up", extra={"error": str(exc)})
+            log.error("cannot reach Kafka; giving up", extra={"error": repr(exc)})
             return 1
-        log.info("notification log restored", extra={"entries": entries})
+        log.info("state restored", extra=counts)
         if self._stop.is_set():
+            await engine.notifier.close(0)
             return 0
         self._producer = AckingProducer(self.settings.kafka, loop)
-        notifier = Notifier(
-            self.routing.receivers,
-            self.nflog,
-            self._persist,
-            policy=self.config.retry,
-            clock=self.clock,
-            external_url=self.config.external_url,
-            max_in_flight=self.config.max_in_flight,
-        )
         self._feed = AlertFeed(
             self.settings.kafka,
             self.settings.topic("alerts"),
@@ -122,84 +140,116 @@ class Router:
             timeout_s=self.config.startup_timeout_s,
         )
         self._feed.start()
-        self.health.add_check(lambda: self._problem(notifier))
+        self.health.add_check(self._problem)
         code = 0
         try:
-            code = await self._process(notifier, started)
+            code = await self._process(engine, started)
         finally:
             self.health.stopping()
+            if self._api is not None:
+                await self._api.cleanup()
             self._feed.stop()
             await loop.run_in_executor(None, self._feed.join, 10.0)
-            abandoned = await notifier.close(self.config.shutdown_timeout_s)
+            abandoned = await engine.notifier.close(self.config.shutdown_timeout_s)
+            await engine.drain(5.0)
             unacked = await loop.run_in_executor(None, self._producer.close, 10.0)
             log.info("stopped", extra={"abandoned_sends": abandoned, "unacked_writes": unacked})
         return code
 
-    def _problem(self, notifier: Notifier) -> str | None:
+    def _problem(self) -> str | None:
         """For /healthz: what keeps the router from doing its job right now."""
         if self._feed is not None and not self._feed.is_alive() and not self._stop.is_set():
             return "the alert feed stopped"
         if self._feed is not None and self._feed.error:
             return f"alerts topic: {self._feed.error}"
-        if notifier.log_write_error:
-            return f"notification log writes failing: {notifier.log_write_error}"
+        if self.engine is not None and self.engine.notifier.log_write_error:
+            return f"notification log writes failing: {self.engine.notifier.log_write_error}"
         return None
 
     def _apply_topics(self) -> None:
         apply_topics_with_retry(self.settings, should_stop=self._stop.is_set)
 
-    def _restore_log(self) -> int:
-        topic = self.settings.topic("notification-log")
-        records = read_log(
-            self.settings.kafka,
-            topic,
-            f"{self.settings.group}.restore",
-            self.config.startup_timeout_s,
+    def _restore_state(self, engine: Engine) -> dict[str, int]:
+        counts = {}
+        for topic in STATE_TOPICS:
+            records = read_log(
+                self.settings.kafka,
+                self.settings.topic(topic),
+                f"{self.settings.group}.restore",
+                self.config.startup_timeout_s,
+            )
+            count = 0
+            for key, value in records:
+                count += 1
+                try:
+                    engine.restore(topic, key, value)
+                except ValueError as exc:
+                    # Our own state, written by an incompatible version or damaged: the
+                    # worst outcome of skipping one record is one repeated notification.
+                    log.warning("state record skipped", extra={"topic": topic, "error": str(exc)})
+            counts[topic.replace("-", "_") + "_records"] = count
+        metrics.NFLOG_ENTRIES.set(len(engine.nflog))
+        return counts
+
+    async def _start_api(self, engine: Engine) -> None:
+        api = Api(
+            engine,
+            self.config.api_tokens,
+            self.config.ack_links,
+            self._send,
+            self._dead_letter_bytes,
+            self.health.report,
+            self.config.api_max_body_bytes,
+            self.settings.topic,
         )
-        for key, value in records:
-            try:
-                self.nflog.apply(key, value)
-            except NotificationLogError as exc:
-                # Our own log, written by an incompatible version or damaged: the worst
-                # outcome of skipping a record is one repeated notification.
-                log.warning("notification log record skipped", extra={"error": str(exc)})
-        metrics.NFLOG_ENTRIES.set(len(self.nflog))
-        return len(self.nflog)
+        # No access log: request lines and headers never reach a log.
+        self._api = web.AppRunner(api.app(), access_log=None, handle_signals=False)
+        await self._api.setup()
+        site = web.TCPSite(self._api, self.config.api_host, self.config.api_port)
+        await site.start()
+        server = site._server
+        sockets = getattr(server, "sockets", None) or []
+        self.api_port = sockets[0].getsockname()[1] if sockets else self.config.api_port
+        if not len(self.config.api_tokens):
+            log.warning("no API tokens configured (WK_ROUTER_API_TOKENS): the API refuses all")
+        log.info("API listening", extra={"api_port": self.api_port})
 
     # -- the loop -------------------------------------------------------------------------
 
-    async def _process(self, notifier: Notifier, started: float) -> int:
+    async def _process(self, engine: Engine, started: float) -> int:
         live = False
         restored = 0
         while not self._stop.is_set():
             timeout = None
-            if live and (deadline := self.dispatcher.next_deadline()) is not None:
+            if live and (deadline := engine.next_deadline()) is not None:
                 timeout = deadline - self.clock()
             batch = await self._next_batch(timeout)
             for item in batch:
                 if item == RESTORED:
                     live = True
+                    engine.restored()
+                    await self._start_api(engine)
                     self.health.ready()
                     log.info(
                         "ready",
                         extra={
                             "alerts_restored": restored,
-                            "groups": len(self.dispatcher),
-                            "notification_log_entries": len(self.nflog),
+                            "groups": len(engine.dispatcher),
+                            "notification_log_entries": len(engine.nflog),
+                            "escalations": len(engine.escalations),
+                            "silences": len(engine.silences),
                             "restore_s": round(time.monotonic() - started, 3),
                         },
                     )
                 elif item == FAILED:
                     self.health.failed("the alert feed stopped")
                     return 1
-                elif await self._handle(item, live):
+                elif await self._handle(engine, item, live):
                     restored += not live
                 else:
                     break  # stopping with a dead letter unwritten: leave it unhandled
             if live:
-                for flush in self.dispatcher.due(self.clock()):
-                    notifier.submit(flush, self._flushed)
-            metrics.ACTIVE_GROUPS.set(len(self.dispatcher))
+                engine.tick()
         return 0
 
     async def _next_batch(self, timeout: float | None) -> list:
@@ -213,7 +263,7 @@ class Router:
         except TimeoutError:
             return []
 
-    async def _handle(self, message: Message, live: bool) -> bool:
+    async def _handle(self, engine: Engine, message: Message, live: bool) -> bool:
         """Route one message; False if it could not be dead-lettered before a stop."""
         assert self._feed is not None
         CONSUMED.labels(NAME, message.topic).inc()
@@ -225,7 +275,7 @@ class Router:
         else:
             try:
                 alert = Alert.from_event(self.codec.decode_as("Alert", message.value))
-                self.dispatcher.insert(alert, self.clock())
+                engine.insert(alert)
             except Exception as exc:
                 if not isinstance(exc, EventError):
                     log.exception(
@@ -263,7 +313,6 @@ class Router:
             # Below the bookmark: an earlier process dead-lettered it already.
             log.debug("bad alert already dead-lettered", extra=where)
             return True
-        assert self._producer is not None
         headers = dead_letter_headers(
             NAME, message.topic, message.partition, message.offset, exc, kind, message.headers
         )
@@ -271,9 +320,7 @@ class Router:
         # has the dead letter (or we are told to stop, and the next process retries).
         while True:
             try:
-                await self._producer.send(
-                    self.settings.topic("dlq"), message.key, message.value, headers
-                )
+                await self._send(self.settings.topic("dlq"), message.key, message.value, headers)
                 break
             except KafkaException as error:
                 log.error("dead letter not written; retrying", extra={**where, "error": str(error)})
@@ -284,13 +331,31 @@ class Router:
         log.warning("dead letter", extra={**where, "error": str(exc)[:300]})
         return True
 
-    async def _persist(self, key: bytes, value: bytes | None) -> None:
-        assert self._producer is not None
-        await self._producer.send(self.settings.topic("notification-log"), key, value)
+    async def _dead_letter_bytes(self, value: bytes, exc: Exception, kind: str) -> None:
+        """A bad alert from the HTTP ingest: to the dead-letter topic like any other."""
+        source = "http:/api/v1/alertmanager"
+        headers = dead_letter_headers(NAME, source, -1, -1, exc, kind)
+        await self._send(self.settings.topic("dlq"), None, value, headers)
+        DEAD_LETTERS.labels(NAME, source, kind).inc()
 
-    def _flushed(self, flush: Flush, ok: bool) -> None:
-        self.dispatcher.done(flush, ok)
-        metrics.ACTIVE_GROUPS.set(len(self.dispatcher))
+    # -- writing ----------------------------------------------------------------------------
+
+    async def _send(
+        self,
+        topic: str,
+        key: bytes | None,
+        value: bytes | None,
+        headers: list[tuple[str, bytes]] | None = None,
+    ) -> None:
+        assert self._producer is not None
+        await self._producer.send(topic, key, value, headers)
+
+    async def _persist(self, topic: str, key: bytes, value: bytes | None) -> None:
+        await self._send(self.settings.topic(topic), key, value)
+
+    async def _publish_alert(self, record: dict) -> None:
+        value = self.codec.encode("Alert", record)
+        await self._send(self.settings.topic("alerts"), record["fingerprint"].encode(), value)
 
 
 def main() -> int:
@@ -319,6 +384,7 @@ def main() -> int:
             "config": routing.path,
             "routes": sum(1 for _ in routing.route.walk()),
             "receivers": sorted(routing.receivers),
+            "escalation_policies": sorted(routing.policies),
         },
     )
     return asyncio.run(Router(config, routing).run())

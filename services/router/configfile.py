@@ -1,17 +1,25 @@
-"""The routing file: an Alertmanager-compatible subset, validated with line numbers.
+"""The routing file: Alertmanager's format where Alertmanager has the concept, validated
+with line numbers, plus escalation policies and flap damping.
 
 A mistake stops start-up with ``<file>:<line>: <reason>``; so the file is read as YAML
-nodes (which know where they start) rather than as plain data. Supported::
+nodes (which know where they start) rather than as plain data. Sections::
 
-    route:                      receiver, group_by, group_wait, group_interval,
-                                repeat_interval, matchers, match, match_re, continue, routes
-    receivers:
-      - name: ...
-        webhook_configs:        url, send_resolved, timeout, max_alerts
+    route:                  receiver, group_by, group_wait, group_interval, repeat_interval,
+                            matchers, match, match_re, continue, routes,
+                            mute_time_intervals, active_time_intervals, escalation
+    inhibit_rules:          source_matchers, target_matchers, equal (and the legacy
+                            source_match[_re], target_match[_re])
+    time_intervals:         name, time_intervals: [times, weekdays, days_of_month, months,
+                            years, location]      (also under the older name
+                            mute_time_intervals)
+    escalation_policies:    name, steps: [{notify, wait}], repeat, ack_timeout, and a last
+                            step {open_incident: true, notify}
+    flap_detection:         max_transitions, window
+    receivers:              see receiverconfig
 
-Durations are Prometheus durations (``0s``, ``30s``, ``5m``, ``1h30m``, ``2d``). URLs may
-use ``${VAR}`` or ``${VAR:-default}`` from the environment. Alertmanager keys that this
-router does not implement yet (inhibit_rules, time intervals, other integrations, ...) are
+Durations are Prometheus durations (``0s``, ``30s``, ``5m``, ``1h30m``, ``2d``). Values may
+use ``${VAR}`` or ``${VAR:-default}`` from the environment (``VAR_FILE`` too). Alertmanager
+keys this router does not implement (``global``, ``templates``, other integrations ...) are
 errors rather than silently ignored: a file that says it pages someone must page them.
 
 >>> text = '''
@@ -32,7 +40,7 @@ Traceback (most recent call last):
 ...
 watchkeeper.yamlconf.ConfigFileError: <string>:5: unknown key 'group_wiat' in route; \
 allowed: continue, group_by, group_interval, group_wait, match, match_re, matchers, \
-receiver, repeat_interval, routes
+receiver, repeat_interval, routes, mute_time_intervals, active_time_intervals, escalation
 """
 
 from __future__ import annotations
@@ -40,21 +48,35 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-import httpx
 import yaml
 
-from watchkeeper.yamlconf import ConfigFileError, expand_env, parse_duration
+from watchkeeper.yamlconf import ConfigFileError, parse_duration
 
+from .confignodes import Keys, Nodes
+from .escalation import Policy, Step
+from .inhibit import InhibitRule
 from .matchers import Matcher, MatcherError, parse_matchers
+from .receiverconfig import ReceiverOptions, ReceiverReader
 from .routes import GROUP_BY_ALL, Route, RouteSpec
-from .webhook import WebhookConfig
+from .timeintervals import SPEC_KEYS, TimeInterval
+
+__all__ = ["ConfigFileError", "FlapConfig", "RoutingConfig", "load", "loads", "parse_duration"]
 
 _LABEL_NAME = re.compile(r"^[a-zA-Z_][a-zA-Z0-9_]*$")
 
-_TOP = ("receivers", "route")
+_TOP = (
+    "route",
+    "receivers",
+    "inhibit_rules",
+    "time_intervals",
+    "mute_time_intervals",
+    "escalation_policies",
+    "flap_detection",
+)
 _ROUTE = (
     "continue",
     "group_by",
@@ -66,27 +88,45 @@ _ROUTE = (
     "receiver",
     "repeat_interval",
     "routes",
+    "mute_time_intervals",
+    "active_time_intervals",
+    "escalation",
 )
-_RECEIVER = ("name", "webhook_configs")
-_WEBHOOK = ("max_alerts", "send_resolved", "timeout", "url")
+_INHIBIT = (
+    "source_matchers",
+    "target_matchers",
+    "source_match",
+    "source_match_re",
+    "target_match",
+    "target_match_re",
+    "equal",
+)
 # Alertmanager keys that are valid there but not implemented here: say so, precisely.
-_NOT_YET = {
-    "global": "global settings",
-    "templates": "templates",
-    "inhibit_rules": "inhibition",
-    "time_intervals": "time intervals",
-    "mute_time_intervals": "time intervals",
-    "active_time_intervals": "time intervals",
-    "http_config": "http_config",
-    "url_file": "url_file",
+_REFUSED = {
+    "global": "global settings ('global') not supported by the router: set them on each "
+    "integration",
+    "templates": "templates ('templates', Go template files) not supported by the router: "
+    "use the title/text/description/subject keys of an integration",
+    "tracing": "tracing ('tracing') not supported by the router",
 }
+
+
+@dataclass(frozen=True)
+class FlapConfig:
+    max_transitions: int
+    window_s: float
 
 
 @dataclass(frozen=True)
 class RoutingConfig:
     path: str
     route: Route
-    receivers: dict[str, tuple[WebhookConfig, ...]]
+    receivers: dict[str, tuple[Any, ...]]
+    receiver_options: dict[str, ReceiverOptions] = field(default_factory=dict)
+    inhibit_rules: tuple[InhibitRule, ...] = ()
+    time_intervals: dict[str, TimeInterval] = field(default_factory=dict)
+    policies: dict[str, Policy] = field(default_factory=dict)
+    flap: FlapConfig | None = None
 
 
 def load(path: str | Path, env: Mapping[str, str] | None = None) -> RoutingConfig:
@@ -102,14 +142,13 @@ def loads(text: str, path: str = "<string>", env: Mapping[str, str] | None = Non
     return _Reader(path, os.environ if env is None else env).read(text)
 
 
-class _Reader:
+class _Reader(Nodes):
     def __init__(self, path: str, env: Mapping[str, str]) -> None:
-        self.path = path
-        self.env = env
-        self._receiver_refs: list[tuple[str, int]] = []
-
-    def fail(self, node: yaml.Node, reason: str) -> ConfigFileError:
-        return ConfigFileError(self.path, node.start_mark.line + 1, reason)
+        super().__init__(path, env)
+        self._raw_env = env
+        self._receiver_refs: list[tuple[str, yaml.Node]] = []
+        self._interval_refs: list[tuple[str, yaml.Node]] = []
+        self._policy_refs: list[tuple[str, yaml.Node]] = []
 
     def read(self, text: str) -> RoutingConfig:
         try:
@@ -120,22 +159,46 @@ class _Reader:
             raise ConfigFileError(self.path, line, f"not valid YAML: {exc.problem}") from None
         if root is None:
             raise ConfigFileError(self.path, 1, "the file is empty; it needs route and receivers")
-        top = self.mapping(root, "the file", _TOP)
+        top = self.mapping(root, "the file", _TOP, _REFUSED)
         if "route" not in top:
             raise self.fail(root, "missing 'route'")
         if "receivers" not in top:
             raise self.fail(root, "missing 'receivers'")
-        receivers = self.receivers(top["receivers"][1])
+        receivers = ReceiverReader(self.path, self._raw_env).read(top["receivers"][1])
+        intervals: dict[str, TimeInterval] = {}
+        for key in ("time_intervals", "mute_time_intervals"):
+            if key in top:
+                self.time_intervals(top[key][1], intervals)
+        policies = (
+            self.policies(top["escalation_policies"][1]) if "escalation_policies" in top else {}
+        )
         spec = self.route(top["route"][1], is_root=True)
-        for name, line in self._receiver_refs:
-            if name not in receivers:
-                known = ", ".join(sorted(receivers))
-                raise ConfigFileError(
-                    self.path, line, f"unknown receiver {name!r}; defined: {known}"
+        inhibit = self.inhibit_rules(top["inhibit_rules"][1]) if "inhibit_rules" in top else ()
+        flap = self.flap(top["flap_detection"][1]) if "flap_detection" in top else None
+        known = receivers.integrations
+        for name, node in self._receiver_refs:
+            if name not in known:
+                raise self.fail(
+                    node, f"unknown receiver {name!r}; defined: {', '.join(sorted(known))}"
                 )
-        return RoutingConfig(self.path, Route(spec), receivers)
+        for name, node in self._interval_refs:
+            if name not in intervals:
+                raise self.fail(node, f"unknown time interval {name!r}")
+        for name, node in self._policy_refs:
+            if name not in policies:
+                raise self.fail(node, f"unknown escalation policy {name!r}")
+        return RoutingConfig(
+            self.path,
+            Route(spec),
+            receivers.integrations,
+            receivers.options,
+            inhibit,
+            intervals,
+            policies,
+            flap,
+        )
 
-    # -- sections ---------------------------------------------------------------------
+    # -- route ------------------------------------------------------------------------
 
     def route(self, node: yaml.Node, is_root: bool = False) -> RouteSpec:
         keys = self.mapping(node, "route", _ROUTE)
@@ -143,10 +206,10 @@ class _Reader:
         receiver = None
         if "receiver" in keys:
             receiver = self.string(keys["receiver"][1], "receiver")
-            self._receiver_refs.append((receiver, keys["receiver"][1].start_mark.line + 1))
+            self._receiver_refs.append((receiver, keys["receiver"][1]))
         elif is_root:
             raise self.fail(node, "the root route needs a receiver")
-        matchers = self.matchers(keys)
+        matchers = self.matchers(keys, ("matchers", "match", "match_re"))
         if is_root and matchers:
             raise self.fail(
                 keys[_first(keys, "matchers", "match", "match_re")][0],
@@ -157,13 +220,25 @@ class _Reader:
             continue_ = self.boolean(keys["continue"][1], "continue")
             if is_root and continue_:
                 raise self.fail(keys["continue"][0], "the root route cannot have 'continue'")
-        timers = {}
+        options: dict[str, Any] = {}
         for name in ("group_wait", "group_interval", "repeat_interval"):
             if name in keys:
                 value = self.duration(keys[name][1], name)
                 if value == 0 and name != "group_wait":
                     raise self.fail(keys[name][1], f"{name} must be more than 0")
-                timers[name] = value
+                options[name] = value
+        for name in ("mute_time_intervals", "active_time_intervals"):
+            if name in keys:
+                if is_root:
+                    raise self.fail(keys[name][0], f"the root route cannot have {name}")
+                names = self.strings(keys[name][1], "a time interval name")
+                for item, text in zip(self.sequence(keys[name][1], name), names, strict=True):
+                    self._interval_refs.append((text, item))
+                options[name] = names
+        if "escalation" in keys:
+            policy = self.string(keys["escalation"][1], "escalation")
+            self._policy_refs.append((policy, keys["escalation"][1]))
+            options["escalation"] = policy
         children: tuple[RouteSpec, ...] = ()
         if "routes" in keys:
             items = self.sequence(keys["routes"][1], "routes")
@@ -175,7 +250,7 @@ class _Reader:
             continue_=continue_,
             routes=children,
             line=line,
-            **timers,
+            **options,
         )
 
     def group_by(self, node: yaml.Node) -> tuple[str, ...]:
@@ -191,16 +266,18 @@ class _Reader:
             raise self.fail(node, "group_by '...' (all labels) cannot be combined with labels")
         return tuple(names)
 
-    def matchers(self, keys: dict[str, tuple[yaml.Node, yaml.Node]]) -> list[Matcher]:
+    def matchers(self, keys: Keys, names: tuple[str, str, str]) -> list[Matcher]:
+        """Matchers from the list key and the two legacy map keys (``match``, ``match_re``)."""
+        listed, equal, regex = names
         found: list[Matcher] = []
-        if "matchers" in keys:
-            for item in self.sequence(keys["matchers"][1], "matchers"):
+        if listed in keys:
+            for item in self.sequence(keys[listed][1], listed):
                 text = self.string(item, "a matcher")
                 try:
                     found.extend(parse_matchers(text))
                 except MatcherError as exc:
                     raise self.fail(item, str(exc)) from None
-        for key, op in (("match", "="), ("match_re", "=~")):
+        for key, op in ((equal, "="), (regex, "=~")):
             if key not in keys:
                 continue
             for name_node, value_node in self.pairs(keys[key][1], key):
@@ -214,118 +291,114 @@ class _Reader:
                     raise self.fail(value_node, str(exc)) from None
         return found
 
-    def receivers(self, node: yaml.Node) -> dict[str, tuple[WebhookConfig, ...]]:
-        receivers: dict[str, tuple[WebhookConfig, ...]] = {}
-        for item in self.sequence(node, "receivers"):
-            keys = self.mapping(item, "receiver", _RECEIVER, other_integrations=True)
+    # -- the other sections -----------------------------------------------------------
+
+    def inhibit_rules(self, node: yaml.Node) -> tuple[InhibitRule, ...]:
+        rules = []
+        for item in self.sequence(node, "inhibit_rules"):
+            keys = self.mapping(item, "an inhibit rule", _INHIBIT)
+            source = self.matchers(keys, ("source_matchers", "source_match", "source_match_re"))
+            target = self.matchers(keys, ("target_matchers", "target_match", "target_match_re"))
+            if not source or not target:
+                raise self.fail(item, "an inhibit rule needs source and target matchers")
+            equal: tuple[str, ...] = ()
+            if "equal" in keys:
+                equal = self.strings(keys["equal"][1], "a label name in equal")
+                for name in equal:
+                    if not _LABEL_NAME.match(name):
+                        raise self.fail(keys["equal"][1], f"invalid label name {name!r} in equal")
+            rules.append(InhibitRule(tuple(source), tuple(target), equal, item.start_mark.line + 1))
+        return tuple(rules)
+
+    def time_intervals(self, node: yaml.Node, into: dict[str, TimeInterval]) -> None:
+        for item in self.sequence(node, "time_intervals"):
+            keys = self.mapping(item, "a time interval", ("name", "time_intervals"))
             if "name" not in keys:
-                raise self.fail(item, "a receiver needs a name")
-            name_node = keys["name"][1]
-            name = self.string(name_node, "name")
-            if not name:
-                raise self.fail(name_node, "a receiver name cannot be empty")
-            if name in receivers:
-                raise self.fail(name_node, f"receiver {name!r} is defined twice")
-            configs: list[WebhookConfig] = []
-            if "webhook_configs" in keys:
-                hooks = self.sequence(keys["webhook_configs"][1], "webhook_configs")
-                for index, hook in enumerate(hooks):
-                    configs.append(self.webhook(hook, name, index))
-            receivers[name] = tuple(configs)
-        return receivers
+                raise self.fail(item, "a time interval needs a name")
+            name = self.string(keys["name"][1], "name")
+            if name in into:
+                raise self.fail(keys["name"][1], f"time interval {name!r} is defined twice")
+            if "time_intervals" not in keys:
+                raise self.fail(item, f"time interval {name!r} needs time_intervals")
+            specs = []
+            for spec_node in self.sequence(keys["time_intervals"][1], "time_intervals"):
+                spec_keys = self.mapping(spec_node, "a time interval entry", SPEC_KEYS)
+                raw = {k: _plain(v) for k, (_, v) in spec_keys.items()}
+                try:
+                    specs.append(TimeInterval.parse(name, [raw]).specs[0])
+                except (ValueError, TypeError, AttributeError) as exc:
+                    raise self.fail(spec_node, f"time interval {name!r}: {exc}") from None
+            into[name] = TimeInterval(name, tuple(specs))
 
-    def webhook(self, node: yaml.Node, receiver: str, index: int) -> WebhookConfig:
-        keys = self.mapping(node, "webhook_configs entry", _WEBHOOK)
-        if "url" not in keys:
-            raise self.fail(node, "a webhook needs a url")
-        url = self.url(keys["url"][1])
-        send_resolved = True
-        if "send_resolved" in keys:
-            send_resolved = self.boolean(keys["send_resolved"][1], "send_resolved")
-        timeout = 10.0
-        if "timeout" in keys:
-            timeout = self.duration(keys["timeout"][1], "timeout")
-            if timeout <= 0:
-                raise self.fail(keys["timeout"][1], "timeout must be more than 0")
-        max_alerts = 0
-        if "max_alerts" in keys:
-            max_alerts = self.integer(keys["max_alerts"][1], "max_alerts")
-            if max_alerts < 0:
-                raise self.fail(keys["max_alerts"][1], "max_alerts cannot be negative")
-        return WebhookConfig(receiver, index, url, send_resolved, timeout, max_alerts)
+    def policies(self, node: yaml.Node) -> dict[str, Policy]:
+        policies: dict[str, Policy] = {}
+        for item in self.sequence(node, "escalation_policies"):
+            keys = self.mapping(
+                item, "an escalation policy", ("name", "steps", "repeat", "ack_timeout")
+            )
+            if "name" not in keys or "steps" not in keys:
+                raise self.fail(item, "an escalation policy needs a name and steps")
+            name = self.string(keys["name"][1], "name")
+            if name in policies:
+                raise self.fail(keys["name"][1], f"escalation policy {name!r} is defined twice")
+            steps: list[Step] = []
+            incident: Step | None = None
+            step_nodes = self.sequence(keys["steps"][1], "steps")
+            for position, step_node in enumerate(step_nodes):
+                step_keys = self.mapping(step_node, "a step", ("notify", "wait", "open_incident"))
+                notify: tuple[str, ...] = ()
+                if "notify" in step_keys:
+                    notify = self.strings(step_keys["notify"][1], "a receiver name")
+                    for receiver in notify:
+                        self._receiver_refs.append((receiver, step_keys["notify"][1]))
+                opens = "open_incident" in step_keys and self.boolean(
+                    step_keys["open_incident"][1], "open_incident"
+                )
+                if opens:
+                    if position != len(step_nodes) - 1:
+                        raise self.fail(step_node, "the step that opens an incident must be last")
+                    if "wait" in step_keys:
+                        raise self.fail(
+                            step_keys["wait"][0], "the last step has nothing to wait for"
+                        )
+                    incident = Step(notify)
+                    continue
+                if not notify:
+                    raise self.fail(step_node, "a step needs receivers to notify")
+                wait = 0.0
+                if "wait" in step_keys:
+                    wait = self.duration(step_keys["wait"][1], "wait", positive=True)
+                elif position < len(step_nodes) - 1 or "repeat" in keys:
+                    raise self.fail(step_node, "a step followed by another needs a wait")
+                steps.append(Step(notify, wait))
+            if not steps:
+                raise self.fail(keys["steps"][1], "an escalation policy needs a step that notifies")
+            repeat = self.integer(keys["repeat"][1], "repeat", minimum=0) if "repeat" in keys else 0
+            ack_timeout = None
+            if "ack_timeout" in keys:
+                ack_timeout = self.duration(keys["ack_timeout"][1], "ack_timeout", positive=True)
+            policies[name] = Policy(
+                name, tuple(steps), repeat, ack_timeout, incident, item.start_mark.line + 1
+            )
+        return policies
 
-    def url(self, node: yaml.Node) -> str:
-        raw = self.string(node, "url")
-        try:
-            url = expand_env(raw, self.env)
-        except ValueError as exc:
-            raise self.fail(node, str(exc)) from None
-        try:
-            parsed = httpx.URL(url)
-        except (httpx.InvalidURL, TypeError) as exc:
-            raise self.fail(node, f"invalid url {url!r}: {exc}") from None
-        if parsed.scheme not in ("http", "https") or not parsed.host:
-            raise self.fail(node, f"url must be http:// or https:// with a host, got {url!r}")
-        return url
+    def flap(self, node: yaml.Node) -> FlapConfig:
+        keys = self.mapping(node, "flap_detection", ("max_transitions", "window"))
+        if "max_transitions" not in keys or "window" not in keys:
+            raise self.fail(node, "flap_detection needs max_transitions and window")
+        return FlapConfig(
+            self.integer(keys["max_transitions"][1], "max_transitions", minimum=1),
+            self.duration(keys["window"][1], "window", positive=True),
+        )
 
-    # -- node helpers -----------------------------------------------------------------
 
-    def mapping(
-        self,
-        node: yaml.Node,
-        what: str,
-        allowed: tuple[str, ...],
-        other_integrations: bool = False,
-    ) -> dict[str, tuple[yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} must be a mapping (key: value)")
-        keys: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        for key_node, value_node in node.value:
-            key = self.string(key_node, "a key")
-            if key in keys:
-                raise self.fail(key_node, f"{key!r} appears twice in {what}")
-            if key not in allowed:
-                if key in _NOT_YET:
-                    reason = f"{_NOT_YET[key]} ({key!r}) not supported by the router yet"
-                elif other_integrations and key.endswith("_configs"):
-                    reason = f"{key!r}: only webhook_configs are supported so far"
-                else:
-                    reason = f"unknown key {key!r} in {what}; allowed: {', '.join(allowed)}"
-                raise self.fail(key_node, reason)
-            keys[key] = (key_node, value_node)
-        return keys
-
-    def pairs(self, node: yaml.Node, what: str) -> list[tuple[yaml.Node, yaml.Node]]:
-        if not isinstance(node, yaml.MappingNode):
-            raise self.fail(node, f"{what} must be a mapping (label: value)")
-        return list(node.value)
-
-    def sequence(self, node: yaml.Node, what: str) -> list[yaml.Node]:
-        if not isinstance(node, yaml.SequenceNode):
-            raise self.fail(node, f"{what} must be a list")
-        return list(node.value)
-
-    def string(self, node: yaml.Node, what: str) -> str:
-        if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
-            raise self.fail(node, f"{what} must be a string")
-        return str(node.value)
-
-    def boolean(self, node: yaml.Node, what: str) -> bool:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:bool":
-            raise self.fail(node, f"{what} must be true or false")
-        return node.value.lower() in ("true", "yes", "on", "y")
-
-    def integer(self, node: yaml.Node, what: str) -> int:
-        if not isinstance(node, yaml.ScalarNode) or node.tag != "tag:yaml.org,2002:int":
-            raise self.fail(node, f"{what} must be an integer")
-        return int(node.value, 0)
-
-    def duration(self, node: yaml.Node, what: str) -> float:
-        text = self.string(node, what)
-        try:
-            return parse_duration(text)
-        except ValueError as exc:
-            raise self.fail(node, f"{what}: {exc}") from None
+def _plain(node: yaml.Node) -> Any:
+    """A node as plain data, scalars as their text (timeintervals checks the values)."""
+    if isinstance(node, yaml.MappingNode):
+        return {_plain(k): _plain(v) for k, v in node.value}
+    if isinstance(node, yaml.SequenceNode):
+        return [_plain(item) for item in node.value]
+    return node.value
 
 
 def _first(keys: Mapping[str, object], *names: str) -> str:

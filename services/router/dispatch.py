@@ -103,6 +103,7 @@ class Dispatcher:
     def __init__(self, root: Route) -> None:
         self.root = root
         self.groups: dict[tuple[str, tuple[tuple[str, str], ...]], AggregationGroup] = {}
+        self.by_key: dict[str, AggregationGroup] = {}  # the same groups, by group key
         self._timers: list[tuple[float, int, tuple]] = []
         self._seq = itertools.count()
 
@@ -113,6 +114,7 @@ class Dispatcher:
             group = self.groups.get(gid)
             if group is None:
                 group = self.groups[gid] = AggregationGroup(route, labels, now)
+                self.by_key[group.key] = group
                 group.insert(alert, now)
                 self._schedule(gid, group)
             elif group.insert(alert, now):
@@ -156,6 +158,8 @@ class Dispatcher:
                 del group.alerts[alert.fingerprint]
         if not group.alerts:
             del self.groups[gid]
+            if self.by_key.get(group.key) is group:
+                del self.by_key[group.key]
 
     def __len__(self) -> int:
         return len(self.groups)

@@ -28,6 +28,7 @@ from watchkeeper.settings import KafkaSettings
 log = logging.getLogger(__name__)
 
 BATCH = 500
+GATHER_S = 0.02
 
 
 @dataclass(frozen=True)
@@ -165,8 +166,17 @@ class AlertFeed(threading.Thread):
             last_commit = time.monotonic()
             while not self._halt.is_set():
                 first = consumer.poll(0.1)
-                # Whatever else is already fetched comes along, without waiting.
-                batch = [] if first is None else [first, *consumer.consume(BATCH - 1, 0)]
+                batch = [] if first is None else [first]
+                # A burst (a rule firing for many series at once) reaches us over a few
+                # fetches a millisecond apart: keep taking while more keeps coming within
+                # GATHER_S, so that its alerts meet in their groups before the first flush
+                # instead of half of them waiting a group_interval. A lone alert pays
+                # GATHER_S once.
+                while batch and len(batch) < BATCH:
+                    more = consumer.consume(BATCH - len(batch), GATHER_S)
+                    if not more:
+                        break
+                    batch.extend(more)
                 messages: list[Any] = []
                 for raw in batch:
                     error = raw.error()
@@ -330,8 +340,18 @@ _COORDINATOR_NOT_READY = (
 def _non_empty(consumer: Consumer, topic: str, partitions: list[int], timeout_s: float) -> set:
     """Partitions that hold anything: an empty one has no end to wait for."""
     result = set()
+    deadline = time.monotonic() + timeout_s
     for p in partitions:
-        low, high = consumer.get_watermark_offsets(TP(topic, p), timeout=timeout_s)
+        while True:
+            try:
+                low, high = consumer.get_watermark_offsets(TP(topic, p), timeout=timeout_s)
+                break
+            except KafkaException:
+                # A topic created a moment ago may not have elected its leader yet
+                # (NOT_LEADER_FOR_PARTITION, which librdkafka does not flag retriable here).
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
         if high > low:
             result.add(p)
     return result

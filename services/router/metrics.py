@@ -1,5 +1,6 @@
-"""router metrics, all ``wk_router_*``. ``integration`` is ``webhook/<index>`` within the
-receiver, so that two webhooks of one receiver are told apart."""
+"""router metrics, all ``wk_router_*``. ``integration`` is ``<kind>/<index>`` within the
+receiver (``webhook/0``, ``slack/0``, ``pagerduty/1`` ...), so that two integrations of one
+receiver are told apart. No label ever carries a token, a secret or a URL."""
 
 from __future__ import annotations
 
@@ -51,5 +52,51 @@ NFLOG_ENTRIES = Gauge(
 NFLOG_WRITES = Counter(
     "wk_router_notification_log_writes_total",
     "Writes to the notification-log topic after a delivery, by result (ok, failed).",
+    ["result"],
+)
+RATE_LIMITED = Counter(
+    "wk_router_rate_limited_total",
+    "Notifications that had to wait for the receiver's rate limit.",
+    ["receiver", "integration"],
+)
+MUTED = Counter(
+    "wk_router_alerts_muted_total",
+    "Firing alerts left out of a flush, by reason (silenced, inhibited), and whole flushes "
+    "left out because their route was muted by a time interval (time_interval).",
+    ["reason"],
+)
+SILENCES = Gauge("wk_router_silences", "Silences by state (pending, active, expired).", ["state"])
+FLAPPING = Gauge("wk_router_flapping_alerts", "Alerts held back as flapping right now.")
+ESCALATIONS = Gauge(
+    "wk_router_escalations",
+    "Open escalations by status (triggered, acknowledged, resolved).",
+    ["status"],
+)
+ESCALATION_EVENTS = Counter(
+    "wk_router_escalation_events_total",
+    "Escalation events: escalated (a stage paged), paged_again (an ack timed out), "
+    "acknowledged, resolved, incident_opened.",
+    ["event"],
+)
+INCIDENTS_OPEN = Gauge("wk_router_incidents_open", "Incidents not resolved yet.")
+STATE_WRITES = Counter(
+    "wk_router_state_writes_total",
+    "Writes to the router's state topics (silences, escalations, incidents), by result.",
+    ["topic", "result"],
+)
+META_ALERTS = Counter(
+    "wk_router_meta_alerts_total",
+    "RouterDeliveryFailed alerts published, by status (firing when an integration's "
+    "notification was undeliverable, resolved when it delivers again).",
+    ["status"],
+)
+API_REQUESTS = Counter(
+    "wk_router_api_requests_total",
+    "HTTP API requests, by endpoint (its route pattern) and status code.",
+    ["endpoint", "code"],
+)
+INGESTED = Counter(
+    "wk_router_ingested_alerts_total",
+    "Alerts taken from Alertmanager webhook payloads, by result (published, dead_lettered).",
     ["result"],
 )

@@ -35,12 +35,14 @@ FORMAT_VERSION = 1
 
 @dataclass(frozen=True)
 class Entry:
-    receiver: str  # the integration: "<receiver name>/webhook/<index>"
-    group_key: str
+    receiver: str  # the integration: "<receiver name>/<kind>/<index>"
+    group_key: str  # the group key, with "#<stream>" for a fallback's own log
     firing: frozenset[str]
     resolved: frozenset[str]
     timestamp_ms: int
     idempotency_key: str | None = None
+    flapping: frozenset[str] = frozenset()  # firing alerts the receiver was told flap
+    ack: str = ""  # the group's acknowledgement as told: "", "acked" or "closed"
 
 
 class NotificationLogError(ValueError):
@@ -55,8 +57,18 @@ def needs_update(
     send_resolved: bool,
     repeat_interval_s: float,
     now_s: float,
+    flapping: Set[str] = frozenset(),
+    ack: str = "",
+    tracks_ack: bool = False,
+    paged_after_ms: int | None = None,
 ) -> bool:
-    """Alertmanager's dedup rule: should this flush become a notification?
+    """Alertmanager's dedup rule, and what escalation adds: should this flush become a
+    notification?
+
+    Beyond Alertmanager's: an alert newly known to flap is news; a change of the group's
+    acknowledgement is news to integrations that have a word for it (PagerDuty ...); an
+    escalation page after the last notification (``paged_after_ms``) must reach the
+    receiver again; and an acknowledged group is not repeated every ``repeat_interval``.
 
     >>> needs_update(None, {"a"}, set(), send_resolved=True, repeat_interval_s=60, now_s=0)
     True
@@ -66,6 +78,12 @@ def needs_update(
     >>> needs_update(sent, {"a"}, set(), send_resolved=True, repeat_interval_s=60, now_s=61)
     True
     >>> needs_update(sent, set(), {"a"}, send_resolved=False, repeat_interval_s=60, now_s=1)
+    True
+    >>> needs_update(sent, {"a"}, set(), send_resolved=True, repeat_interval_s=60, now_s=61,
+    ...              ack="acked")
+    False
+    >>> needs_update(sent, {"a"}, set(), send_resolved=True, repeat_interval_s=60, now_s=1,
+    ...              paged_after_ms=500)
     True
     """
     if entry is None:
@@ -78,8 +96,16 @@ def needs_update(
         # Everything resolved. Even without send_resolved this "notifies" (sending
         # nothing) so that the log stops believing the group is firing.
         return bool(entry.firing)
+    if not flapping <= entry.flapping:
+        return True
+    if tracks_ack and ack != entry.ack:
+        return True
     if send_resolved and not resolved <= entry.resolved:
         return True
+    if paged_after_ms is not None and entry.timestamp_ms < paged_after_ms:
+        return True
+    if ack:
+        return False  # someone is on it: no reminders
     return entry.timestamp_ms / 1000 + repeat_interval_s < now_s
 
 
@@ -140,6 +166,8 @@ def encode_entry(entry: Entry) -> bytes:
             "resolved": sorted(entry.resolved),
             "timestamp_ms": entry.timestamp_ms,
             "idempotency_key": entry.idempotency_key,
+            "flapping": sorted(entry.flapping),
+            "ack": entry.ack,
         },
         separators=(",", ":"),
     ).encode()
@@ -157,6 +185,8 @@ def decode_entry(value: bytes) -> Entry:
             resolved=frozenset(raw["resolved"]),
             timestamp_ms=int(raw["timestamp_ms"]),
             idempotency_key=raw.get("idempotency_key"),
+            flapping=frozenset(raw.get("flapping") or ()),
+            ack=str(raw.get("ack") or ""),
         )
     except NotificationLogError:
         raise

@@ -1,17 +1,28 @@
 """From flushes to delivered notifications: dedup, send with retries, log what got through.
 
-Each integration (one ``webhook_configs`` entry of a receiver) is a pipeline of its own:
-its own HTTP client, connection pool and concurrency limit, its own retries, its own
-notification-log entries. A receiver that fails or hangs never delays or repeats another.
+Each integration (one ``*_configs`` entry of a receiver) is a pipeline of its own: its own
+HTTP client, connection pool and concurrency limit, its own rate limit and retries, its
+own notification-log entries. A receiver that fails or hangs never delays or repeats
+another.
 
 Per (integration, group) at most one delivery runs at a time: a flush that comes while the
 previous one is still being delivered (or retried) waits, and a newer flush replaces a
-waiting one, since it carries the newer state of the group.
+waiting one, since it carries the newer state of the group (their targets are merged, so
+an escalation page waiting there is not lost).
+
+A submission names its **targets**: receivers, each possibly *paged* at a given time (an
+escalation stage: told again even if nothing changed since), or told only if the group's
+acknowledgement changed. Without targets, the route's receiver is the one.
 
 After a 2xx, the entry goes into the notification log in memory at once and is written to
 the topic right away; ``persist`` returns once the broker has acknowledged it. A crash
 between the receiver's 2xx and that acknowledgement is the one window where a notification
 can be sent twice; the re-send carries the same ``Idempotency-Key``.
+
+When the retry budget is spent (or the receiver rejects the notification), the observer
+hears of it (the router raises a meta-alert) and the receiver's **fallback** receiver, if
+it has one, gets the notification under a log stream of its own
+(``<group key>#fallback:<integration>``), so it is told once per state, not at every flush.
 """
 
 from __future__ import annotations
@@ -22,39 +33,73 @@ import logging
 import random
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any, Protocol
 
 import httpx
 
 from . import metrics, webhook
 from .dispatch import Flush
+from .integrations.base import Context, Integration, Notice, Request
+from .integrations.registry import integration_for
 from .nflog import Entry, NotificationLog, needs_update
+from .ratelimit import RateLimit, TokenBucket
 from .retry import Outcome, RetryPolicy, deliver
-from .webhook import WebhookConfig
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "watchkeeper-router/0.1"
+USER_AGENT = "watchkeeper-router/0.2"
 
 Persist = Callable[[bytes, bytes | None], Awaitable[None]]
 Done = Callable[[Flush, bool], None]
 
 
+def _ignore(flush: Flush, ok: bool) -> None:
+    """on_done for submissions that are not the group's own flush (pages, fallbacks)."""
+
+
 @dataclass(frozen=True)
-class _Plan:
+class Target:
+    """A receiver to tell about a flush."""
+
+    receiver: str
+    paged_after_ms: int | None = None  # escalation: tell again if last told before this
+    stream: str = ""  # "": the group's own log; "fallback:<integration>" for a fallback
+    only_ack: bool = False  # tell only if the acknowledgement changed
+
+    def merge(self, newer: Target) -> Target:
+        pages = [p for p in (self.paged_after_ms, newer.paged_after_ms) if p is not None]
+        return replace(
+            newer,
+            paged_after_ms=max(pages) if pages else None,
+            only_ack=self.only_ack and newer.only_ack,
+        )
+
+
+class Observer(Protocol):
+    def delivered(self, integration: Integration, plan: Plan) -> None: ...
+
+    def undeliverable(self, integration: Integration, plan: Plan, outcome: Outcome) -> None: ...
+
+
+@dataclass(frozen=True)
+class Plan:
     """What one integration is about to be told about one group."""
 
-    config: WebhookConfig
+    integration: Integration
+    target: Target
     flush: Flush
+    log_key: str  # the group key, with "#<stream>" for a fallback
     firing: frozenset[str]
     resolved: frozenset[str]
-    body: bytes | None  # None: nothing to send, only the log to update
-    key: str
+    flapping: frozenset[str]
+    notice: Notice
+    request: Request | None  # None: nothing to send, only the log to update
     news: tuple[int, ...]  # event_time_ms of the alerts that are news to the receiver
 
 
 class _Job:
-    """One flush across the integrations of its receiver; reports back once all are done."""
+    """One flush across its integrations; reports back once all are done."""
 
     def __init__(self, flush: Flush, count: int, on_done: Done) -> None:
         self.flush = flush
@@ -87,15 +132,23 @@ class _Slot:
 
 
 @dataclass
+class _Waiting:
+    target: Target
+    flush: Flush
+    context: Context
+    job: _Job
+
+
+@dataclass
 class _Lane:
     task: asyncio.Task | None = None
-    waiting: tuple[Flush, _Job] | None = None
+    waiting: _Waiting | None = None
 
 
 class Notifier:
     def __init__(
         self,
-        receivers: Mapping[str, Sequence[WebhookConfig]],
+        receivers: Mapping[str, Sequence[Any]],
         nflog: NotificationLog,
         persist: Persist,
         *,
@@ -104,43 +157,67 @@ class Notifier:
         rng: random.Random | None = None,
         external_url: str = "",
         max_in_flight: int = 32,
+        fallbacks: Mapping[str, str] | None = None,
+        rate_limits: Mapping[str, RateLimit] | None = None,
+        observer: Observer | None = None,
     ) -> None:
-        self.receivers = receivers
+        # httpx logs every request's URL at INFO, and some URLs are credentials (Slack's
+        # webhook URL): whatever the log level, those lines never happen.
+        logging.getLogger("httpx").setLevel(logging.WARNING)
         self.nflog = nflog
         self.policy = policy or RetryPolicy()
         self.external_url = external_url
+        self.fallbacks = dict(fallbacks or {})
+        self.observer = observer
         self._persist = persist
         self._clock = clock
         self._rng = rng or random.Random()
         self._lanes: dict[tuple[str, str], _Lane] = {}
         self._closing = asyncio.Event()
         self.log_write_error: str | None = None  # the last failed write, until one succeeds
+        self.integrations: dict[str, tuple[Integration, ...]] = {
+            name: tuple(integration_for(config) for config in configs)
+            for name, configs in receivers.items()
+        }
         self._clients: dict[str, httpx.AsyncClient] = {}
         self._limits: dict[str, asyncio.Semaphore] = {}
-        for configs in receivers.values():
-            for config in configs:
+        self._buckets: dict[str, TokenBucket] = {}
+        for name, integrations in self.integrations.items():
+            limit = (rate_limits or {}).get(name)
+            for integration in integrations:
                 # One pool per integration: a receiver that hangs cannot take the
                 # connections another one needs.
-                self._clients[config.id] = httpx.AsyncClient(
+                self._clients[integration.id] = httpx.AsyncClient(
                     follow_redirects=False,
                     headers={"User-Agent": USER_AGENT},
                     limits=httpx.Limits(
                         max_connections=max_in_flight, max_keepalive_connections=max_in_flight
                     ),
                 )
-                self._limits[config.id] = asyncio.Semaphore(max_in_flight)
+                self._limits[integration.id] = asyncio.Semaphore(max_in_flight)
+                if limit is not None:
+                    self._buckets[integration.id] = TokenBucket(limit.count, limit.period_s, clock)
 
     # -- intake -----------------------------------------------------------------------
 
-    def submit(self, flush: Flush, on_done: Done) -> None:
-        """Hand a flush to every integration of its receiver; never blocks."""
-        configs = self.receivers.get(flush.route.opts.receiver, ())
-        if not configs:
-            on_done(flush, True)  # a receiver without integrations swallows everything
+    def submit(
+        self,
+        flush: Flush,
+        on_done: Done = _ignore,
+        *,
+        targets: Sequence[Target] | None = None,
+        context: Context | None = None,
+    ) -> None:
+        """Hand a flush to every integration of its targets; never blocks."""
+        context = context or Context()
+        chosen = _dedupe(targets or [Target(flush.route.opts.receiver)])
+        pairs = [(i, t) for t in chosen for i in self.integrations.get(t.receiver, ())]
+        if not pairs:
+            on_done(flush, True)  # receivers without integrations swallow everything
             return
-        job = _Job(flush, len(configs), on_done)
-        for config in configs:
-            self._offer(config, flush, job)
+        job = _Job(flush, len(pairs), on_done)
+        for integration, target in pairs:
+            self._offer(integration, _Waiting(target, flush, context, job))
 
     async def idle(self) -> None:
         """Wait until nothing is being delivered (for tests and shutdown)."""
@@ -153,7 +230,7 @@ class Notifier:
         self._closing.set()
         for lane in self._lanes.values():
             if lane.waiting:
-                lane.waiting[1].finish(False)
+                lane.waiting.job.finish(False)
                 lane.waiting = None
         tasks = [lane.task for lane in self._lanes.values() if lane.task]
         abandoned = 0
@@ -170,47 +247,52 @@ class Notifier:
 
     # -- per integration and group ----------------------------------------------------
 
-    def _offer(self, config: WebhookConfig, flush: Flush, job: _Job) -> None:
+    def _offer(self, integration: Integration, item: _Waiting) -> None:
         if self._closing.is_set():
-            job.finish(False)
+            item.job.finish(False)
             return
-        ident = (config.id, flush.group_key)
+        ident = (integration.id, _log_key(item.flush.group_key, item.target.stream))
         lane = self._lanes.get(ident)
         if lane is not None and lane.task is not None:
             if lane.waiting is not None:
-                lane.waiting[1].finish(False)  # superseded: the newer flush decides
-            lane.waiting = (flush, job)
+                item.target = lane.waiting.target.merge(item.target)
+                lane.waiting.job.finish(False)  # superseded: the newer flush decides
+            lane.waiting = item
             return
-        self._start(config, flush, job)
+        self._start(integration, item)
 
-    def _start(self, config: WebhookConfig, flush: Flush, job: _Job) -> None:
-        ident = (config.id, flush.group_key)
-        plan = self._plan(config, flush)
+    def _start(self, integration: Integration, item: _Waiting) -> None:
+        ident = (integration.id, _log_key(item.flush.group_key, item.target.stream))
+        plan = self._plan(integration, item)
         if plan is None:
             self._lanes.pop(ident, None)
-            job.finish(True)
+            item.job.finish(True)
             return
         lane = self._lanes.setdefault(ident, _Lane())
         lane.task = asyncio.get_running_loop().create_task(
-            self._run(plan, job, ident), name=f"notify {config.id} {flush.group_key}"
+            self._run(plan, item.job, ident), name=f"notify {integration.id} {ident[1]}"
         )
 
-    async def _run(self, plan: _Plan, job: _Job, ident: tuple[str, str]) -> None:
-        config = plan.config
-        gauge = metrics.IN_FLIGHT.labels(config.receiver, config.integration)
+    async def _run(self, plan: Plan, job: _Job, ident: tuple[str, str]) -> None:
+        integration = plan.integration
+        gauge = metrics.IN_FLIGHT.labels(integration.receiver, integration.integration)
         gauge.inc()
         ok = False
         try:
             ok = await self._execute(plan)
         except asyncio.CancelledError:
             metrics.NOTIFICATIONS_FAILED.labels(
-                config.receiver, config.integration, "cancelled"
+                integration.receiver, integration.integration, "cancelled"
             ).inc()
             raise
-        except Exception:
-            log.exception(
+        except Exception as exc:
+            log.error(
                 "notification failed unexpectedly",
-                extra={"receiver": config.id, "group_key": plan.flush.group_key},
+                extra={
+                    "receiver": integration.id,
+                    "group_key": plan.flush.group_key,
+                    "error": integration.redact(f"{type(exc).__name__}: {exc}"),
+                },
             )
         finally:
             gauge.dec()
@@ -220,44 +302,53 @@ class Notifier:
                 lane.task = None
                 waiting, lane.waiting = lane.waiting, None
                 if waiting is not None and not self._closing.is_set():
-                    self._start(config, *waiting)
+                    self._start(integration, waiting)
                 elif waiting is not None:
-                    waiting[1].finish(False)
+                    waiting.job.finish(False)
                 if lane.task is None:
                     self._lanes.pop(ident, None)
 
-    def _plan(self, config: WebhookConfig, flush: Flush) -> _Plan | None:
+    def _plan(self, integration: Integration, item: _Waiting) -> Plan | None:
+        flush, target, context = item.flush, item.target, item.context
+        log_key = _log_key(flush.group_key, target.stream)
         firing = frozenset(a.fingerprint for a in flush.alerts if a.firing)
         resolved = frozenset(a.fingerprint for a in flush.alerts if not a.firing)
-        previous = self.nflog.get(config.id, flush.group_key)
-        if not needs_update(
+        flapping = frozenset(a.fingerprint for a in flush.alerts if a.firing and a.flapping)
+        previous = self.nflog.get(integration.id, log_key)
+        now = self._clock()
+        if target.only_ack:
+            if previous is None or not integration.tracks_ack or previous.ack == context.ack:
+                return None
+        elif not needs_update(
             previous,
             firing,
             resolved,
-            send_resolved=config.send_resolved,
+            send_resolved=integration.send_resolved,
             repeat_interval_s=flush.route.opts.repeat_interval,
-            now_s=self._clock(),
+            now_s=now,
+            flapping=flapping,
+            ack=context.ack,
+            tracks_ack=integration.tracks_ack,
+            paged_after_ms=target.paged_after_ms,
         ):
             return None
-        alerts = flush.alerts if config.send_resolved else [a for a in flush.alerts if a.firing]
+        alerts = flush.alerts
+        if not integration.send_resolved:
+            alerts = tuple(a for a in alerts if a.firing)
         key = webhook.idempotency_key(
-            config.id,
-            flush.group_key,
-            flush.alerts,
-            previous.timestamp_ms if previous else None,
+            integration.id, log_key, flush.alerts, previous.timestamp_ms if previous else None
         )
-        body = None
-        if alerts:
-            body = webhook.encode(
-                webhook.payload(
-                    config.receiver,
-                    flush.group_key,
-                    flush.labels,
-                    alerts,
-                    self.external_url,
-                    config.max_alerts,
-                )
-            )
+        notice = Notice(
+            integration.receiver,
+            flush.group_key,
+            flush.labels,
+            alerts,
+            context,
+            self.external_url,
+            key,
+            int(now * 1000),
+        )
+        request = integration.render(notice) if alerts else None
         seen_firing = previous.firing if previous else frozenset()
         seen_resolved = previous.resolved if previous else frozenset()
         news = tuple(
@@ -266,93 +357,146 @@ class Notifier:
             if (a.firing and a.fingerprint not in seen_firing)
             or (not a.firing and a.fingerprint not in seen_resolved)
         )
-        return _Plan(config, flush, firing, resolved, body, key, news)
+        return Plan(
+            integration, target, flush, log_key, firing, resolved, flapping, notice, request, news
+        )
 
-    async def _execute(self, plan: _Plan) -> bool:
-        config = plan.config
-        if plan.body is None:
-            # Everything resolved and this receiver does not want to hear it: no request,
-            # but the log must stop believing the group is firing.
+    async def _execute(self, plan: Plan) -> bool:
+        integration = plan.integration
+        if plan.request is None:
+            # Nothing this integration can say (everything resolved without send_resolved,
+            # or a change it has no word for); the log must still move on.
             await self._record(plan)
             return True
-        slot = _Slot(self._limits[config.id])
+        if not await self._wait_for_rate_limit(integration):
+            return False
+        slot = _Slot(self._limits[integration.id])
         try:
             return await self._deliver_and_record(plan, slot)
         finally:
             slot.give()
 
-    async def _deliver_and_record(self, plan: _Plan, slot: _Slot) -> bool:
-        config = plan.config
+    async def _wait_for_rate_limit(self, integration: Integration) -> bool:
+        bucket = self._buckets.get(integration.id)
+        if bucket is None:
+            return True
+        counted = False
+        while (delay := bucket.take()) > 0:
+            if not counted:
+                metrics.RATE_LIMITED.labels(integration.receiver, integration.integration).inc()
+                counted = True
+            await self._sleep(delay)
+            if self._closing.is_set():
+                return False
+        return True
+
+    async def _deliver_and_record(self, plan: Plan, slot: _Slot) -> bool:
+        integration = plan.integration
         outcome = await self._send(plan, slot)
         if not outcome.ok:
             metrics.NOTIFICATIONS_FAILED.labels(
-                config.receiver, config.integration, outcome.reason
+                integration.receiver, integration.integration, outcome.reason
             ).inc()
             log.warning(
                 "notification not delivered",
                 extra={
-                    "receiver": config.id,
+                    "receiver": integration.id,
                     "group_key": plan.flush.group_key,
                     "reason": outcome.reason,
                     "status": outcome.status,
                     "attempts": outcome.attempts,
-                    "error": outcome.error,
-                    "idempotency_key": plan.key,
+                    "error": integration.redact(outcome.error),
+                    "idempotency_key": plan.notice.key,
                 },
             )
+            if outcome.reason != "cancelled":
+                if self.observer is not None:
+                    self.observer.undeliverable(integration, plan, outcome)
+                self._fall_back(plan)
             return False
         delivered_at = self._clock()
         await self._record(plan)
         status = "firing" if plan.firing else "resolved"
-        metrics.NOTIFICATIONS_SENT.labels(config.receiver, config.integration, status).inc()
-        latency = metrics.DELIVERY_LATENCY.labels(config.receiver, config.integration)
+        metrics.NOTIFICATIONS_SENT.labels(
+            integration.receiver, integration.integration, status
+        ).inc()
+        latency = metrics.DELIVERY_LATENCY.labels(integration.receiver, integration.integration)
         for event_ms in plan.news:
             latency.observe(max(0.0, delivered_at - event_ms / 1000))
         log.info(
             "notification delivered",
             extra={
-                "receiver": config.id,
+                "receiver": integration.id,
                 "group_key": plan.flush.group_key,
-                "status": status,
+                "status": plan.notice.status,
                 "alerts": len(plan.flush.alerts),
                 "attempts": outcome.attempts,
-                "idempotency_key": plan.key,
+                "idempotency_key": plan.notice.key,
             },
         )
+        if self.observer is not None:
+            self.observer.delivered(integration, plan)
+        if not plan.target.stream:
+            await self._forget_fallbacks(plan)
         return True
 
-    async def _send(self, plan: _Plan, slot: _Slot) -> Outcome:
-        config = plan.config
-        client = self._clients[config.id]
-        headers = {"Content-Type": "application/json", "Idempotency-Key": plan.key}
-        assert plan.body is not None
+    def _fall_back(self, plan: Plan) -> None:
+        if plan.target.stream:
+            return  # a fallback's own failure does not cascade further
+        fallback = self.fallbacks.get(plan.integration.receiver)
+        if fallback is None or fallback not in self.integrations:
+            return
+        self.submit(
+            plan.flush,
+            targets=[Target(fallback, stream=f"fallback:{plan.integration.id}")],
+            context=plan.notice.context,
+        )
 
-        async def attempt() -> httpx.Response:
+    async def _forget_fallbacks(self, plan: Plan) -> None:
+        """The integration is delivering again: its fallback's log for the group goes."""
+        fallback = self.fallbacks.get(plan.integration.receiver)
+        log_key = _log_key(plan.flush.group_key, f"fallback:{plan.integration.id}")
+        for other in self.integrations.get(fallback or "", ()):
+            if self.nflog.get(other.id, log_key) is None:
+                continue
+            entry = Entry(other.id, log_key, frozenset(), frozenset(), int(self._clock() * 1000))
+            await self._write(*self.nflog.log(entry), other.id, log_key)
+
+    async def _send(self, plan: Plan, slot: _Slot) -> Outcome:
+        integration = plan.integration
+        client = self._clients[integration.id]
+        request = plan.request
+        assert request is not None
+
+        async def attempt() -> Any:
             # A slot is held from the request until the delivery is in the log, so that
             # at most max_in_flight notifications per integration are ever "sent but not
             # yet logged" (what a crash would send again). It is given back while
             # waiting to retry: nothing was delivered then.
             await slot.take()
             try:
-                response = await client.post(
-                    config.url, content=plan.body, headers=headers, timeout=config.timeout_s
-                )
+                answer = await integration.send(client, request, self._clock())
             except BaseException:
                 slot.give()
                 raise
-            if not 200 <= response.status_code < 300:
+            ok = (
+                answer.verdict == "ok"
+                if not isinstance(answer, httpx.Response)
+                else integration.classify(answer) == "ok"
+            )
+            if not ok:
                 slot.give()
-            return response
+            return answer
 
         def count(result: str, status: int | None) -> None:
-            metrics.ATTEMPTS.labels(config.receiver, config.integration, result).inc()
+            metrics.ATTEMPTS.labels(integration.receiver, integration.integration, result).inc()
             if result != "success":
                 log.info(
                     "notification attempt failed",
-                    extra={"receiver": config.id, "result": result, "status": status},
+                    extra={"receiver": integration.id, "result": result, "status": status},
                 )
 
-        return await deliver(
+        outcome = await deliver(
             attempt,
             self.policy,
             rng=self._rng,
@@ -360,23 +504,30 @@ class Notifier:
             clock=self._clock,
             stopping=self._closing.is_set,
             on_attempt=count,
+            classify_response=integration.classify,
         )
+        return replace(outcome, error=integration.redact(outcome.error))
 
     async def _sleep(self, seconds: float) -> None:
         """Wait before a retry, but not past shutdown."""
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._closing.wait(), timeout=seconds)
 
-    async def _record(self, plan: _Plan) -> None:
+    async def _record(self, plan: Plan) -> None:
         entry = Entry(
-            plan.config.id,
-            plan.flush.group_key,
+            plan.integration.id,
+            plan.log_key,
             plan.firing,
             plan.resolved,
             int(self._clock() * 1000),
-            plan.key,
+            plan.notice.key,
+            plan.flapping,
+            plan.notice.context.ack,
         )
         key, value = self.nflog.log(entry)
+        await self._write(key, value, plan.integration.id, plan.flush.group_key)
+
+    async def _write(self, key: bytes, value: bytes | None, receiver: str, group: str) -> None:
         metrics.NFLOG_ENTRIES.set(len(self.nflog))
         try:
             await self._persist(key, value)
@@ -389,12 +540,21 @@ class Notifier:
             self.log_write_error = str(exc)
             log.error(
                 "notification log write failed",
-                extra={
-                    "receiver": plan.config.id,
-                    "group_key": plan.flush.group_key,
-                    "error": str(exc),
-                },
+                extra={"receiver": receiver, "group_key": group, "error": str(exc)},
             )
         else:
             metrics.NFLOG_WRITES.labels("ok").inc()
             self.log_write_error = None
+
+
+def _log_key(group_key: str, stream: str) -> str:
+    return f"{group_key}#{stream}" if stream else group_key
+
+
+def _dedupe(targets: Sequence[Target]) -> list[Target]:
+    """One target per (receiver, stream): the route's receiver may also be paged."""
+    merged: dict[tuple[str, str], Target] = {}
+    for target in targets:
+        ident = (target.receiver, target.stream)
+        merged[ident] = merged[ident].merge(target) if ident in merged else target
+    return list(merged.values())

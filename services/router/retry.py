@@ -8,6 +8,10 @@
   same body would be rejected again.
 * the budget (attempts, and elapsed time) spent: given up.
 
+Integrations that do not speak HTTP (email) answer with an :class:`Answer` instead of an
+``httpx.Response``; integrations whose service says more than its status (Slack puts the
+error in the body) pass their own ``classify``.
+
 Time, sleeping and randomness are injected, so the tests run without waiting.
 
 >>> classify(503), classify(429), classify(404), classify(204)
@@ -57,6 +61,16 @@ class Outcome:
     error: str = ""  # the last failure, for the log
 
 
+@dataclass(frozen=True)
+class Answer:
+    """A receiver's answer in the terms retrying cares about (for non-HTTP integrations)."""
+
+    verdict: str  # ok | retry | reject
+    status: int | None = None  # the protocol's own code (an SMTP reply code ...)
+    error: str = ""
+    retry_after_s: float | None = None
+
+
 def classify(status: int) -> str:
     """``ok``, ``retry`` or ``reject`` for an HTTP status."""
     if 200 <= status < 300:
@@ -83,7 +97,7 @@ def parse_retry_after(value: str | None, now_s: float) -> float | None:
 
 
 async def deliver(
-    attempt: Callable[[], Awaitable[httpx.Response]],
+    attempt: Callable[[], Awaitable[httpx.Response | Answer]],
     policy: RetryPolicy,
     *,
     rng: random.Random | None = None,
@@ -91,6 +105,7 @@ async def deliver(
     clock: Callable[[], float] = time.time,
     stopping: Callable[[], bool] = lambda: False,
     on_attempt: Callable[[str, int | None], None] = lambda result, status: None,
+    classify_response: Callable[[httpx.Response], str] = lambda r: classify(r.status_code),
 ) -> Outcome:
     """Call ``attempt`` until it succeeds, is rejected, or the budget is spent.
 
@@ -109,17 +124,23 @@ async def deliver(
             on_attempt("network_error", None)
             status, error = None, f"{type(exc).__name__}: {exc}"
         else:
-            status = response.status_code
-            verdict = classify(status)
+            if isinstance(response, Answer):
+                verdict, status, error = response.verdict, response.status, response.error
+                retry_after = response.retry_after_s
+            else:
+                status = response.status_code
+                verdict, error = classify_response(response), f"HTTP {status}"
+                retry_after = parse_retry_after(response.headers.get("Retry-After"), clock())
             if verdict == "ok":
                 on_attempt("success", status)
                 return Outcome(True, attempts, "delivered", status)
             if verdict == "reject":
                 on_attempt("rejected", status)
-                return Outcome(False, attempts, "rejected", status, f"HTTP {status}")
-            on_attempt("rate_limited" if status == 429 else "server_error", status)
-            error = f"HTTP {status}"
-            retry_after = parse_retry_after(response.headers.get("Retry-After"), clock())
+                return Outcome(False, attempts, "rejected", status, error)
+            if status is None:
+                on_attempt("network_error", None)
+            else:
+                on_attempt("rate_limited" if status == 429 else "server_error", status)
         if stopping():
             return Outcome(False, attempts, "cancelled", status, error)
         if attempts >= policy.max_attempts:

@@ -42,6 +42,10 @@ class RouteOpts:
     group_wait: float = 30.0
     group_interval: float = 300.0
     repeat_interval: float = 4 * 3600.0
+    # Beyond the timers, also inherited as in Alertmanager:
+    mute_time_intervals: tuple[str, ...] = ()  # no notifications while any of these holds
+    active_time_intervals: tuple[str, ...] = ()  # notifications only while one holds
+    escalation: str | None = None  # the escalation policy of this route's groups
 
 
 @dataclass(frozen=True)
@@ -53,6 +57,9 @@ class RouteSpec:
     group_wait: float | None = None
     group_interval: float | None = None
     repeat_interval: float | None = None
+    mute_time_intervals: tuple[str, ...] | None = None
+    active_time_intervals: tuple[str, ...] | None = None
+    escalation: str | None = None
     matchers: tuple[Matcher, ...] = ()
     continue_: bool = False
     routes: tuple[RouteSpec, ...] = ()
@@ -122,7 +129,15 @@ def _resolve(spec: RouteSpec, parent: RouteOpts | None) -> RouteOpts:
             opts = replace(opts, group_by=(), group_by_all=True)
         else:
             opts = replace(opts, group_by=tuple(sorted(set(spec.group_by))), group_by_all=False)
-    for name in ("group_wait", "group_interval", "repeat_interval"):
+    names = (
+        "group_wait",
+        "group_interval",
+        "repeat_interval",
+        "mute_time_intervals",
+        "active_time_intervals",
+        "escalation",
+    )
+    for name in names:
         value = getattr(spec, name)
         if value is not None:
             opts = replace(opts, **{name: value})

@@ -16,11 +16,12 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, ClassVar
 
 from .alert import Alert
+from .signing import Signer
 
 VERSION = "4"
 ZERO_TIME = "0001-01-01T00:00:00Z"  # Go's zero time.Time: "has not ended"
@@ -31,12 +32,15 @@ _GO_REGEX_META = set("\\.+*?()|[]{}^$")
 class WebhookConfig:
     """One ``webhook_configs`` entry of a receiver: an integration of its own."""
 
+    kind: ClassVar[str] = "webhook"
+
     receiver: str
     index: int
     url: str
     send_resolved: bool = True
     timeout_s: float = 10.0
     max_alerts: int = 0  # 0: all alerts; otherwise the rest is counted in truncatedAlerts
+    signer: Signer | None = field(default=None, repr=False)  # Standard Webhooks signatures
 
     @property
     def id(self) -> str:

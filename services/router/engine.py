@@ -1,0 +1,531 @@
+"""The router's state and decisions, between the alert feed and the notifier: no Kafka, no
+HTTP server, an injected clock. ``app`` feeds it alerts and state records and gives it the
+functions that write to topics; the API calls its operations.
+
+The path of an alert::
+
+    alerts topic -> flap damping -> inhibition sources, dispatcher (groups, timers)
+    a group's flush -> muting (time intervals of the route; silences and inhibition per
+    alert) -> escalation (start, end) -> notifier (the route's receiver and every receiver
+    the escalation paged)
+
+Escalation stages run on their own timers (``tick``). A stage is written to the
+``escalations`` topic, and only then paged; the pages a flush re-tells are those already
+written (``_confirmed``), so after a crash the log and the topic agree on what was paged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import replace
+from typing import Any
+
+from . import escalation as esc_mod
+from . import meta, metrics, silences
+from .alert import Alert
+from .auth import AckLinks
+from .configfile import RoutingConfig
+from .dispatch import AggregationGroup, Dispatcher, Flush
+from .escalation import ACKNOWLEDGED, RESOLVED, Escalation, EscalationBook, EscalationError, Page
+from .flapping import FlapDamper
+from .incidents import IncidentBook
+from .inhibit import Inhibitor
+from .integrations.base import ACKED, CLOSED, NOT_ACKED, Context, Integration
+from .matchers import Matcher
+from .nflog import NotificationLog
+from .notify import Notifier, Plan, Target
+from .retry import Outcome, RetryPolicy
+from .routes import Route
+from .silences import Silence, SilenceBook
+
+log = logging.getLogger(__name__)
+
+Persist = Callable[[str, bytes, bytes | None], Awaitable[None]]
+Publish = Callable[[dict], Awaitable[None]]
+
+NFLOG, SILENCES, ESCALATIONS, INCIDENTS = (
+    "notification-log",
+    "silences",
+    "escalations",
+    "incidents",
+)
+STATE_TOPICS = (NFLOG, SILENCES, ESCALATIONS, INCIDENTS)
+PURGE_EVERY_S = 60.0
+
+
+class StateWriteError(RuntimeError):
+    """A state record the broker did not take; the API answers 503 with it."""
+
+
+class Engine:
+    def __init__(
+        self,
+        routing: RoutingConfig,
+        persist: Persist,
+        publish: Publish,
+        *,
+        clock: Callable[[], float] = time.time,
+        policy: RetryPolicy | None = None,
+        external_url: str = "",
+        max_in_flight: int = 32,
+        ack_links: AckLinks | None = None,
+        silence_retention_s: float = silences.DEFAULT_RETENTION_S,
+    ) -> None:
+        self.routing = routing
+        self.clock = clock
+        self._persist = persist
+        self._publish = publish
+        self.ack_links = ack_links
+        self.nflog = NotificationLog()
+        self.silences = SilenceBook(silence_retention_s)
+        self.escalations = EscalationBook(routing.policies)
+        self.incidents = IncidentBook()
+        self.inhibitor = Inhibitor(routing.inhibit_rules)
+        self.dispatcher = Dispatcher(routing.route)
+        flap = routing.flap
+        self.damper = FlapDamper(flap.max_transitions, flap.window_s) if flap else None
+        self.alerts: dict[str, Alert] = {}  # firing alerts, as the dispatcher sees them
+        self._confirmed: dict[str, dict[str, int]] = {}  # group key -> pages written
+        self._meta_open: dict[str, int] = {}  # integration id -> when its meta-alert fired
+        self._tasks: set[asyncio.Task] = set()
+        self._purged_at = 0.0
+        self.notifier = Notifier(
+            routing.receivers,
+            self.nflog,
+            lambda key, value: self._persist(NFLOG, key, value),
+            policy=policy,
+            clock=clock,
+            external_url=external_url,
+            max_in_flight=max_in_flight,
+            fallbacks={n: o.fallback for n, o in routing.receiver_options.items() if o.fallback},
+            rate_limits={
+                n: o.rate_limit for n, o in routing.receiver_options.items() if o.rate_limit
+            },
+            observer=self,
+        )
+
+    def now_ms(self) -> int:
+        return int(self.clock() * 1000)
+
+    # -- restoring ----------------------------------------------------------------------
+
+    def restore(self, topic: str, key: bytes | None, value: bytes | None) -> None:
+        """One record of a state topic, oldest first (errors are the caller's to log)."""
+        if topic == NFLOG:
+            self.nflog.apply(key or b"", value)
+        elif topic == SILENCES:
+            self.silences.apply(key, value)
+        elif topic == ESCALATIONS:
+            self.escalations.apply(key, value)
+        elif topic == INCIDENTS:
+            self.incidents.apply(key, value)
+
+    def restored(self) -> None:
+        """Every topic read back: what was paged counts as written; stale episodes end."""
+        for group_key, esc in list(self.escalations.escalations.items()):
+            self._confirmed[group_key] = dict(esc.pages)
+            group = self.dispatcher.by_key.get(group_key)
+            if group is None or not any(a.firing for a in group.alerts.values()):
+                self._finish(esc)
+        self._gauges()
+
+    # -- intake -------------------------------------------------------------------------
+
+    def insert(self, alert: Alert) -> None:
+        """One alert state from the topic (during restore as well as live)."""
+        integration = meta.integration_of(dict(alert.labels))
+        if integration is not None and alert.generator == meta.GENERATOR:
+            if alert.firing:
+                self._meta_open[integration] = alert.starts_at_ms
+            else:
+                self._meta_open.pop(integration, None)
+        shown = self.damper.observe(alert) if self.damper is not None else alert
+        if shown is not None:
+            self._show(shown)
+
+    def _show(self, alert: Alert) -> None:
+        known = self.alerts.get(alert.fingerprint)
+        if known is not None and known.event_time_ms > alert.event_time_ms:
+            return  # an older state arriving late
+        self.inhibitor.observe(alert)
+        if alert.firing:
+            self.alerts[alert.fingerprint] = alert
+        else:
+            self.alerts.pop(alert.fingerprint, None)
+        self.dispatcher.insert(alert, self.clock())
+
+    # -- time ---------------------------------------------------------------------------
+
+    def next_deadline(self) -> float | None:
+        deadlines = [self.dispatcher.next_deadline()]
+        if self.damper is not None:
+            deadlines.append(self.damper.next_deadline())
+        esc = self.escalations.next_deadline_ms()
+        deadlines.append(esc / 1000 if esc is not None else None)
+        return min((d for d in deadlines if d is not None), default=None)
+
+    def tick(self) -> None:
+        """Run everything due now: released flappers, group flushes, escalation stages."""
+        now = self.clock()
+        if self.damper is not None:
+            for alert in self.damper.due(now):
+                self._show(alert)
+        for flush in self.dispatcher.due(now):
+            self._flush(flush)
+        for esc in self.escalations.due(int(now * 1000)):
+            self._advance(esc)
+        if now - self._purged_at > PURGE_EVERY_S:
+            self._purged_at = now
+            for silence_id in self.silences.purge(int(now * 1000)):
+                self._spawn(self._write(SILENCES, silence_id.encode(), None))
+        self._gauges()
+
+    # -- muting -------------------------------------------------------------------------
+
+    def route_muted(self, route: Route, now: float) -> str | None:
+        """The time interval that mutes a route now, if any."""
+        for name in route.opts.mute_time_intervals:
+            if self.routing.time_intervals[name].contains(now):
+                return name
+        active = route.opts.active_time_intervals
+        if active and not any(self.routing.time_intervals[n].contains(now) for n in active):
+            return f"outside {', '.join(active)}"
+        return None
+
+    def muted_by(self, alert: Alert, now_ms: int) -> dict[str, Any]:
+        found: dict[str, Any] = {}
+        silenced = self.silences.silenced_by(alert.labels, now_ms)
+        if silenced:
+            found["silenced_by"] = silenced
+        inhibitor = self.inhibitor.inhibited_by(alert)
+        if inhibitor is not None:
+            found["inhibited_by"] = inhibitor
+        return found
+
+    def view(self, flush: Flush, count: bool = False) -> Flush:
+        """The flush without its muted firing alerts (resolved ones are always told: the
+        receiver may have heard them fire before the silence)."""
+        now_ms = self.now_ms()
+        shown = []
+        for alert in flush.alerts:
+            reason = self.muted_by(alert, now_ms) if alert.firing else {}
+            if reason:
+                if count:
+                    kind = "silenced" if "silenced_by" in reason else "inhibited"
+                    metrics.MUTED.labels(kind).inc()
+                continue
+            shown.append(alert)
+        return Flush(flush.group, tuple(shown))
+
+    # -- flushes ------------------------------------------------------------------------
+
+    def _flush(self, flush: Flush) -> None:
+        route = flush.route
+        if self.route_muted(route, self.clock()):
+            metrics.MUTED.labels("time_interval").inc()
+            return
+        shown = self.view(flush, count=True)
+        # Everyone the escalation paged follows the group to its end, resolution included
+        # (taken before _escalate, which forgets them when this flush ends the episode).
+        paged = dict(self._confirmed.get(flush.group_key, {}))
+        esc = self._escalate(flush, shown)
+        if not shown.alerts:
+            return  # every alert is muted: nothing to tell anyone (as Alertmanager)
+        targets = [Target(route.opts.receiver)]
+        targets += [Target(r, paged_after_ms=t) for r, t in paged.items()]
+        self.notifier.submit(shown, self._flushed, targets=targets, context=self.context(esc))
+
+    def _flushed(self, flush: Flush, ok: bool) -> None:
+        self.dispatcher.done(flush, ok)
+
+    def _escalate(self, flush: Flush, shown: Flush) -> Escalation | None:
+        """Start, track or end the escalation of a flushed group."""
+        policy = flush.route.opts.escalation
+        if policy is None:
+            return None
+        esc = self.escalations.get(flush.group_key)
+        firing = [a for a in shown.alerts if a.firing]
+        if esc is not None and not any(a.firing for a in flush.alerts):
+            self._finish(esc)
+            return None
+        if esc is not None and esc.status == RESOLVED:
+            # Resolved by a person: only an alert that started since opens a new episode.
+            assert esc.resolved_ms is not None
+            if not any(a.starts_at_ms > esc.resolved_ms for a in firing):
+                return esc
+            self._finish(esc)
+            esc = None
+        if esc is None:
+            if not firing:
+                return None
+            esc, page = self.escalations.start(flush.group_key, policy, self.now_ms())
+            self.escalations.track(esc, flush.alerts)
+            metrics.ESCALATION_EVENTS.labels("escalated").inc()
+            self._spawn(self._page(page))
+            return esc
+        self.escalations.track(esc, flush.alerts)
+        return esc
+
+    def _advance(self, esc: Escalation) -> None:
+        group = self.dispatcher.by_key.get(esc.group_key)
+        if group is None or not any(a.firing for a in group.alerts.values()):
+            self._finish(esc)
+            return
+        now = self.clock()
+        shown = self.view(group.snapshot())
+        if self.route_muted(group.route, now) or not any(a.firing for a in shown.alerts):
+            # Nobody is to hear of this group now; look again one group interval later.
+            self.escalations.defer(
+                esc, int((now + group.route.opts.group_interval) * 1000), "muted"
+            )
+            self._spawn(self._write_escalation(esc))
+            return
+        was = esc.status
+        page = self.escalations.advance(esc, int(now * 1000))
+        if page is None:
+            self._spawn(self._write_escalation(esc))
+            return
+        event = "paged_again" if was == ACKNOWLEDGED else "escalated"
+        metrics.ESCALATION_EVENTS.labels(event).inc()
+        self._spawn(self._page(page))
+
+    async def _page(self, page: Page) -> None:
+        """Write the stage, then page its receivers (so a restart neither loses nor repeats
+        it). If the write fails the page still goes out: waking someone matters more than
+        the record, and the failure is logged and counted."""
+        esc = page.escalation
+        if page.opened_incident:
+            metrics.ESCALATION_EVENTS.labels("incident_opened").inc()
+        try:
+            await self._write_escalation(esc, raise_errors=True)
+        except StateWriteError as exc:
+            log.error("escalation stage not written; paging anyway", extra={"error": str(exc)})
+        confirmed = self._confirmed.setdefault(esc.group_key, {})
+        for receiver in page.receivers:
+            confirmed[receiver] = esc.pages[receiver]
+        group = self.dispatcher.by_key.get(esc.group_key)
+        if group is None or self.escalations.get(esc.group_key) is not esc:
+            return  # resolved while the record was being written
+        shown = self.view(group.snapshot())
+        targets = [Target(r, paged_after_ms=esc.pages[r]) for r in page.receivers]
+        context = replace(self.context(esc), escalation_step=page.label)
+        log.info(
+            "escalation stage",
+            extra={
+                "escalation": esc.id,
+                "group_key": esc.group_key,
+                "stage": page.label,
+                "receivers": list(page.receivers),
+                "incident": esc.incident_id,
+            },
+        )
+        self.notifier.submit(shown, targets=targets, context=context)
+
+    def _finish(self, esc: Escalation) -> None:
+        self.escalations.finish(esc, self.now_ms())
+        self._confirmed.pop(esc.group_key, None)
+        metrics.ESCALATION_EVENTS.labels("resolved").inc()
+        self._spawn(self._write_escalation(esc, gone=True))
+
+    def context(self, esc: Escalation | None) -> Context:
+        if esc is None:
+            return Context()
+        ack = {ACKNOWLEDGED: ACKED, RESOLVED: CLOSED}.get(esc.status, NOT_ACKED)
+        return Context(
+            ack=ack,
+            acked_by=esc.acked_by or esc.resolved_by,
+            escalation_step=esc.stage_label,
+            incident_id=esc.incident_id,
+            ack_url=self.ack_links.url(esc.id) if self.ack_links and esc.status != RESOLVED else "",
+        )
+
+    # -- operations (the API) -------------------------------------------------------------
+
+    def find_escalations(self, what: dict[str, str]) -> list[Escalation]:
+        """By ``escalation`` id, ``incident`` id, ``group_key``, or an alert ``fingerprint``
+        (every open escalation whose group holds it)."""
+        if "escalation" in what or "incident" in what:
+            found = self.escalations.by_id(what.get("escalation") or what.get("incident") or "")
+            return [found] if found else []
+        if "group_key" in what:
+            found = self.escalations.get(what["group_key"])
+            return [found] if found else []
+        fingerprint = what.get("fingerprint", "")
+        return [
+            e
+            for e in self.escalations.escalations.values()
+            if (g := self.dispatcher.by_key.get(e.group_key)) is not None
+            and fingerprint in g.alerts
+        ]
+
+    async def acknowledge(self, esc: Escalation, by: str, comment: str = "") -> None:
+        self.escalations.ack(esc, by, self.now_ms(), comment)
+        metrics.ESCALATION_EVENTS.labels("acknowledged").inc()
+        await self._write_escalation(esc, raise_errors=True)
+        self._tell_ack(esc)
+
+    async def resolve(self, esc: Escalation, by: str, comment: str = "") -> None:
+        self.escalations.resolve(esc, by, self.now_ms(), comment)
+        metrics.ESCALATION_EVENTS.labels("resolved").inc()
+        await self._write_escalation(esc, raise_errors=True)
+        self._tell_ack(esc)
+
+    def _tell_ack(self, esc: Escalation) -> None:
+        """Integrations with a word for it (PagerDuty, Opsgenie, Slack) hear it now."""
+        group = self.dispatcher.by_key.get(esc.group_key)
+        if group is None:
+            return
+        receivers = {group.route.opts.receiver, *self._confirmed.get(esc.group_key, {})}
+        targets = [Target(r, only_ack=True) for r in sorted(receivers)]
+        self.notifier.submit(
+            self.view(group.snapshot()), targets=targets, context=self.context(esc)
+        )
+
+    async def create_silence(
+        self, matchers: Iterable[Matcher], starts_ms: int, ends_ms: int, by: str, comment: str
+    ) -> Silence:
+        silence = self.silences.create(matchers, starts_ms, ends_ms, by, comment, self.now_ms())
+        await self._write(SILENCES, *self.silences.record(silence.id), raise_errors=True)
+        log.info("silence created", extra={"silence": silence.id, "by": by})
+        return silence
+
+    async def expire_silence(self, silence_id: str, by: str) -> Silence:
+        silence = self.silences.expire(silence_id, self.now_ms())
+        await self._write(SILENCES, *self.silences.record(silence_id), raise_errors=True)
+        log.info("silence expired", extra={"silence": silence_id, "by": by})
+        return silence
+
+    def alert_views(self) -> list[dict[str, Any]]:
+        now_ms = self.now_ms()
+        groups: dict[str, list[AggregationGroup]] = {}
+        for group in self.dispatcher.groups.values():
+            for fingerprint in group.alerts:
+                groups.setdefault(fingerprint, []).append(group)
+        out = []
+        for alert in sorted(self.alerts.values(), key=Alert.sort_key):
+            mine = groups.get(alert.fingerprint, [])
+            escalations = [e.id for g in mine if (e := self.escalations.get(g.key)) is not None]
+            out.append(
+                {
+                    "fingerprint": alert.fingerprint,
+                    "status": "firing",
+                    "labels": dict(alert.labels),
+                    "annotations": dict(alert.annotations),
+                    "starts_ms": alert.starts_at_ms,
+                    "flapping": alert.flapping,
+                    "muted": self.muted_by(alert, now_ms),
+                    "groups": sorted(g.key for g in mine),
+                    "receivers": sorted({g.route.opts.receiver for g in mine}),
+                    "escalations": escalations,
+                }
+            )
+        return out
+
+    # -- the notifier's observer ----------------------------------------------------------
+
+    def delivered(self, integration: Integration, plan: Plan) -> None:
+        if integration.id in self._meta_open:
+            started = self._meta_open.pop(integration.id)
+            self._spawn(self._meta(integration, False, "", started))
+        self._note(plan, "notified", integration, plan.notice.status)
+
+    def undeliverable(self, integration: Integration, plan: Plan, outcome: Outcome) -> None:
+        if integration.id not in self._meta_open:
+            self._meta_open[integration.id] = self.now_ms()
+            self._spawn(self._meta(integration, True, outcome.reason, None))
+        self._note(plan, "notification_failed", integration, outcome.reason)
+
+    def _note(self, plan: Plan, event: str, integration: Integration, detail: str) -> None:
+        esc = self.escalations.get(plan.flush.group_key)
+        if esc is None:
+            return
+        esc.note(
+            self.now_ms(),
+            event,
+            receiver=integration.receiver,
+            integration=integration.integration,
+            detail=detail,
+        )
+        self._spawn(self._write_escalation(esc))
+
+    async def _meta(
+        self, integration: Integration, firing: bool, reason: str, started: int | None
+    ) -> None:
+        record = meta.meta_alert(
+            integration.id,
+            integration.receiver,
+            integration.integration,
+            firing,
+            reason,
+            self.now_ms(),
+            started,
+        )
+        try:
+            await self._publish(record)
+        except Exception as exc:
+            log.error("meta-alert not published", extra={"error": str(exc)})
+            return
+        metrics.META_ALERTS.labels("firing" if firing else "resolved").inc()
+        log.warning(
+            "meta-alert " + ("raised" if firing else "resolved"),
+            extra={"integration": integration.id, "reason": reason},
+        )
+
+    # -- writing state ----------------------------------------------------------------------
+
+    async def _write_escalation(
+        self, esc: Escalation, gone: bool = False, raise_errors: bool = False
+    ) -> None:
+        key = esc.group_key.encode()
+        await self._write(
+            ESCALATIONS, key, None if gone else esc_mod.encode(esc), raise_errors=raise_errors
+        )
+        if esc.incident_id:
+            await self._write(INCIDENTS, *self.incidents.update(esc), raise_errors=raise_errors)
+
+    async def _write(
+        self, topic: str, key: bytes, value: bytes | None, raise_errors: bool = False
+    ) -> None:
+        try:
+            await self._persist(topic, key, value)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            metrics.STATE_WRITES.labels(topic, "failed").inc()
+            log.error("state write failed", extra={"topic": topic, "error": str(exc)})
+            if raise_errors:
+                raise StateWriteError(f"{topic}: {exc}") from None
+        else:
+            metrics.STATE_WRITES.labels(topic, "ok").inc()
+
+    def _spawn(self, work: Awaitable[None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)  # type: ignore[arg-type]
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def drain(self, timeout_s: float) -> None:
+        """Let pending state writes and pages finish (shutdown, tests)."""
+        if self._tasks:
+            await asyncio.wait(list(self._tasks), timeout=timeout_s)
+
+    def _gauges(self) -> None:
+        now_ms = self.now_ms()
+        states = {"pending": 0, "active": 0, "expired": 0}
+        for silence in self.silences.all():
+            states[silence.state(now_ms)] += 1
+        for state, count in states.items():
+            metrics.SILENCES.labels(state).set(count)
+        statuses = {"triggered": 0, "acknowledged": 0, "resolved": 0}
+        for esc in self.escalations.escalations.values():
+            statuses[esc.status] += 1
+        for status, count in statuses.items():
+            metrics.ESCALATIONS.labels(status).set(count)
+        metrics.INCIDENTS_OPEN.set(self.incidents.open_count())
+        metrics.FLAPPING.set(len(self.damper) if self.damper is not None else 0)
+        metrics.ACTIVE_GROUPS.set(len(self.dispatcher))
+
+
+__all__ = ["STATE_TOPICS", "Engine", "EscalationError", "StateWriteError"]
