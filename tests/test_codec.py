@@ -21,14 +21,15 @@ GOLDEN = [
 
 
 def test_every_contract_type_is_registered_with_examples() -> None:
-    assert set(REGISTRY.names()) == {
+    # The event types PRODUCT.md names; services add their own outputs beside them.
+    assert {
         "PredictionEvent",
         "TelemetryEvent",
         "FeedbackEvent",
         "Alert",
         "RetrainRequest",
         "WindowAggregate",
-    }
+    } <= set(REGISTRY.names())
     for name in REGISTRY.names():
         assert REGISTRY.examples(name), f"{name} has no golden example"
 
