@@ -13,7 +13,8 @@ defaults:
   new_category_share: 0.05
   dataset_share: 0.5      # dataset drift: at least this share of features drifted
   detector: adwin         # on every numeric feature: adwin | page_hinkley | none
-  min_effect: 0.25        # ... whose change counts once its mean moved this many std
+  change_z: 4.0           # ... whose change counts once its new side's mean is this many
+                          #     standard errors from the reference mean
   reference_events: 5000  # with no reference file, the first N events become it
   segment_by: []          # also monitor per value of these segment labels
   positive_label: null    # for precision / recall / F1
@@ -60,10 +61,10 @@ class MonitorSettings:
     dataset_share: float = 0.5
     detector: str = "adwin"
     adwin_delta: float = 1e-4
-    # A detector's change counts from this many reference std. 0.5 threw away half of the
-    # true 0.5-std shifts (and a rejected detection resets ADWIN); 0.25 found them earlier
-    # with no extra false alarm in 400,000 stationary events.
-    min_effect: float = 0.25
+    # A detector's change counts when the mean on its new side differs from the reference
+    # mean by this many standard errors (p ~ 6e-5 for 4): a fixed effect size (0.5 std)
+    # threw away half of the true 0.5-std shifts, a small one (0.25) let a false cut through.
+    change_z: float = 4.0
     reference_events: int = 5000
     segment_by: tuple[str, ...] = ()
     positive_label: str | None = None

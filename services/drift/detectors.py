@@ -39,6 +39,9 @@ class Stream:
 
     def __init__(self, detector: Any) -> None:
         self.detector = detector
+        # What ADWIN held right after its last detection (mean, values): the data on the
+        # new side of the change, before the reset throws it away.
+        self.after: tuple[float, int] | None = None
         if isinstance(detector, drift.ADWIN):
             self.update = self._adwin
             self._rust = detector._helper.update
@@ -47,6 +50,9 @@ class Stream:
 
     def _adwin(self, x: float) -> bool:
         if self._rust(x):
+            helper = self.detector._helper
+            width = helper.get_width()
+            self.after = (helper.get_total() / width if width else x, int(width))
             self.detector._reset()  # as river's wrapper does: start afresh after a change
             self._rust = self.detector._helper.update
             return True

@@ -27,7 +27,7 @@ from .statistics import (
 )
 
 NUMERIC, CATEGORICAL, PREDICTION = "NUMERIC", "CATEGORICAL", "PREDICTION"
-RECENT = 64  # values behind a detector's alarm that must show the effect
+RECENT = 64  # at least this many values behind a detector's alarm are tested
 
 
 @dataclass
@@ -81,7 +81,7 @@ class NumericFeature:
         self.stream = Stream(detector) if detector is not None else None
         self.append = self.values.append  # the hot loop in ModelMonitor.observe calls these
         self.changed = False  # the streaming detector fired since the last evaluation
-        self.min_effect = settings.min_effect * (profile.std or 1.0)
+        self.change_z = settings.change_z
         self.quality = Quality()
 
     def add(self, value: float) -> bool:
@@ -94,16 +94,18 @@ class NumericFeature:
         return self.stream is not None and self.stream.update(value) and self.detected()
 
     def detected(self) -> bool:
-        """The detector fired. It counts only if the latest values moved away from the
-        reference by a real effect: a cut between two stretches of the same distribution
-        (it happens, rarely, on long streams) is not drift."""
-        if self._moved():
+        """The detector fired. It counts only if the data on the new side of the change
+        differs from the reference mean by ``change_z`` standard errors: a detector also
+        cuts, rarely, between two stretches of one distribution (about once per 2 million
+        stationary values here), and then the new side looks like the reference."""
+        after = self.stream.after if self.stream is not None else None
+        if after is None or after[1] < RECENT:
+            recent = list(islice(reversed(self.values), RECENT))
+            after = (sum(recent) / len(recent), len(recent))
+        mean, count = after
+        if abs(mean - self.ref_mean) * math.sqrt(count) >= self.change_z * self.ref_std:
             self.changed = True
         return self.changed
-
-    def _moved(self) -> bool:
-        recent = list(islice(reversed(self.values), RECENT))
-        return abs(sum(recent) / len(recent) - self.ref_mean) >= self.min_effect
 
     def evaluate(self) -> Result:
         values = np.sort(np.fromiter(self.values, dtype=float, count=len(self.values)))
