@@ -11,6 +11,10 @@ the file, the line and the reason, never with a traceback.
 Traceback (most recent call last):
 ...
 watchkeeper.yamlconf.ConfigFileError: rules.yaml:3: for must be a whole number
+>>> load_text("prices:\\n  since: 2026-13-01\\n", "cost.yaml")
+Traceback (most recent call last):
+...
+watchkeeper.yamlconf.ConfigFileError: cost.yaml:2: cannot read '2026-13-01': month must be in 1..12
 """
 
 from __future__ import annotations
@@ -142,8 +146,13 @@ def _convert(node: yaml.Node, source: str) -> Any:
         items.source, items.line = source, line
         return items
     constructor = yaml.SafeLoader("")
-    value = constructor.construct_object(node, deep=True)
-    constructor.dispose()
+    try:
+        value = constructor.construct_object(node, deep=True)
+    except (ValueError, yaml.YAMLError) as exc:
+        # An unquoted value that looks like a date or a number but is not one (2026-13-01).
+        raise ConfigFileError(source, line, f"cannot read {node.value!r}: {exc}") from None
+    finally:
+        constructor.dispose()
     if isinstance(value, str):
         return _expand(value, source, line)
     return value
