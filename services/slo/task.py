@@ -79,7 +79,9 @@ class SloTask:
         self.horizon_ms = max(self.periods)
         self.series: dict[SeriesKey, SeriesState] = {}
         self.stream_ms = 0
-        self.last_event_wall_ms = 0
+        # Counting from construction, not from 0: a restored task whose first fetch comes
+        # back empty must not jump stream time to now and call its own backlog late.
+        self.last_event_wall_ms = int(clock() * 1000)
         self._outputs: list[Output] = []
         self._changes: dict[bytes, bytes | None] = {}
         self._dirty: set[SeriesKey] = set()  # changed since the last drain

@@ -192,7 +192,10 @@ def _constraint_lines(gen: _Gen, schema: Mapping[str, Any], record: str, indent:
             gen.emit(indent + 1, f"if not ({lower} and {upper}): return False")
         for record_type in nested:
             gen.emit(indent + 1, f"if type({value}) is dict or isinstance({value}, _Mapping):")
+            before = len(gen.lines)
             _constraint_lines(gen, record_type, value, indent + 2)
+            if len(gen.lines) == before:
+                gen.emit(indent + 2, "pass")  # a nested record without wk.* rules
 
 
 def compile_fast_constraints(schema: Mapping[str, Any]) -> Callable[[Any], bool]:

@@ -1,0 +1,575 @@
+"""The fairness task: decisions per protected group of every model version on one input
+partition, labels joined to them, verdicts when windows close.
+
+The engine's unit of state (``watchkeeper.runtime.batch``): predictions and feedback in;
+``FairnessReport`` per series, attribute and closed window, and ``Alert`` records out; a
+changelog from which it is rebuilt exactly after a crash. Kafka-free: tests drive it with
+plain dicts and a fake clock.
+
+Windows are tumbling per model version in **event time**, as in slo and quality: a
+prediction counts in the window of its event time, a label in the window of the
+feedback's event time (when the truth became known), so a window's true/false positive
+rates describe the labels that arrived in it. An event whose window has closed is counted
+in the current one (``late``). Labels meet their predictions through
+``watchkeeper.join.PendingPredictions``, the store drift uses too.
+
+Changelog records:
+
+========================== ===========================================================
+key                        value
+========================== ===========================================================
+``t``                      the partition's stream time (JSON)
+``s\\0<series>``            open windows, known groups, alert states of a model version
+``p\\0<event id>``          a prediction awaiting its label: time, decision, groups
+========================== ===========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from watchkeeper.alerts import alert_record, fingerprint
+from watchkeeper.codec import Codec
+from watchkeeper.join import PendingPredictions
+from watchkeeper.runtime.batch import Output
+
+from . import metrics, report
+from .config import ALERTS, FairnessConfig, FairnessSettings
+from .measures import (
+    FALSE_POSITIVES,
+    NEGATIVES,
+    POSITIVES,
+    TRUE_POSITIVES,
+    Assessment,
+    Measure,
+    assess,
+)
+
+OTHER = "_other"
+_NOTHING_HELD = ((), ())  # a prediction without any protected attribute: nothing to join
+SeriesKey = tuple[str, str]  # model, version
+DESCRIBE = {
+    "disparate_impact": "selection-rate ratio",
+    "parity_difference": "selection-rate difference",
+    "equal_opportunity": "true-positive-rate difference",
+    "equalized_odds": "TPR/FPR difference",
+}
+
+
+class FutureEvent(ValueError):
+    """An event time too far ahead of the clock: it would close every open window."""
+
+
+class Window:
+    __slots__ = ("late", "tables", "unattributed")
+
+    def __init__(self) -> None:
+        self.tables: dict[str, dict[str, list[int]]] = {}  # attribute -> group -> counts
+        self.unattributed: dict[str, int] = {}
+        self.late = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"t": self.tables, "u": self.unattributed, "l": self.late}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Window:
+        window = cls()
+        window.tables, window.unattributed, window.late = data["t"], data["u"], data["l"]
+        return window
+
+
+class SeriesState:
+    __slots__ = (
+        "alerts",
+        "groups",
+        "held",
+        "key",
+        "open_start",
+        "open_window",
+        "settings",
+        "windows",
+    )
+
+    def __init__(self, key: SeriesKey, settings: FairnessSettings) -> None:
+        self.key = key
+        self.settings = settings
+        self.windows: dict[int, Window] = {}
+        self.groups: dict[str, set[str]] = {}  # known groups per attribute, for the cap
+        self.alerts: dict[str, list[Any]] = {}  # "<attr>\x1f<measure>" -> [streak, firing, since]
+        # The window most events go to, so the hot path skips the general lookup.
+        self.open_start: int | None = None
+        self.open_window: Window | None = None
+        # Per combination of groups: what a held prediction stores (built once, reused).
+        self.held: dict[tuple[str | None, ...], tuple[tuple[Any, ...], tuple[bytes, ...]]] = {}
+
+    def admit(self, attribute: str, group: str) -> str:
+        """The group's name in the tables: itself, or _other beyond max_groups."""
+        known = self.groups.setdefault(attribute, set())
+        if group in known:
+            return group
+        if len(known) >= self.settings.max_groups:
+            return OTHER
+        known.add(group)
+        return group
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "windows": {str(s): w.to_dict() for s, w in self.windows.items()},
+            "groups": {a: sorted(g) for a, g in self.groups.items()},
+            "alerts": self.alerts,
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        self.windows = {int(s): Window.from_dict(w) for s, w in data["windows"].items()}
+        self.groups = {a: set(g) for a, g in data["groups"].items()}
+        self.alerts = data["alerts"]
+
+
+def _series_text(key: SeriesKey) -> str:
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+class FairnessTask:
+    def __init__(
+        self,
+        partition: int,
+        config: FairnessConfig,
+        codec: Codec | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.partition = partition
+        self.config = config
+        self.codec = codec or Codec()
+        self.clock = clock
+        self.series: dict[SeriesKey, SeriesState] = {}
+        self.pending = PendingPredictions(config.max_pending, config.label_horizon_ms)
+        self.stream_ms = 0
+        # Idleness counts from the start: a restored task whose first fetch is slow must not
+        # take its backlog for late events.
+        self.last_event_wall_ms = int(clock() * 1000)
+        self._now_ms = self.last_event_wall_ms  # refreshed by ticks, and when an event is ahead
+        self._busy = False  # events since the last tick
+        self._settings: dict[str, FairnessSettings | None] = {}  # None: not monitored
+        self._parsed: dict[str, tuple[SeriesKey, list[tuple[str, str]]]] = {}
+        self._events = dict.fromkeys(
+            ("counted", "undecided", "unattributed", "unmonitored", "capped", "late"), 0
+        )
+        self._labels = dict.fromkeys(("joined", "unknown", "mismatched"), 0)
+        self._reported = {"expired": 0, "evicted": 0}
+        self._outputs: list[Output] = []
+        self._changes: dict[bytes, bytes | None] = {}
+        self._dirty: set[SeriesKey] = set()
+        self._restoring: dict[SeriesKey, dict[str, Any]] | None = None
+
+    # -- restore ------------------------------------------------------------------------
+
+    def restore(self, key: bytes, value: bytes | None) -> None:
+        if self._restoring is None:
+            self._restoring = {}
+        kind, _, rest = key.partition(b"\x00")
+        if kind == b"t":
+            self.stream_ms = json.loads(value)["stream_ms"] if value else 0
+        elif kind == b"s":
+            series_key = tuple(json.loads(rest))
+            if value is None:
+                self._restoring.pop(series_key, None)  # type: ignore[arg-type]
+            else:
+                self._restoring[series_key] = json.loads(value)  # type: ignore[index]
+        elif kind == b"p":
+            event_id = rest.decode()
+            if value is None:
+                self.pending.drop(event_id)
+                return
+            event_ms, decision, text = value.decode().split("\x1f", 2)
+            self.pending.restore(event_id, (text, decision == "1"), int(event_ms))
+
+    def _finish_restore(self) -> None:
+        restoring, self._restoring = self._restoring, None
+        for key, data in (restoring or {}).items():
+            series = self.series[key] = SeriesState(key, self._settings_of(key[0]))
+            series.load(data)
+
+    # -- events -------------------------------------------------------------------------
+
+    def _settings_of(self, model: str) -> FairnessSettings:
+        return self._settings.get(model) or self.config.for_model(model)
+
+    def _monitored(self, model: str) -> FairnessSettings | None:
+        try:
+            return self._settings[model]
+        except KeyError:
+            settings = self.config.for_model(model)
+            found = self._settings[model] = settings if settings.monitored else None
+            return found
+
+    def _series_for(self, key: SeriesKey, settings: FairnessSettings) -> SeriesState | None:
+        series = self.series.get(key)
+        if series is None:
+            if len(self.series) >= self.config.max_series:
+                return None  # a client inventing versions must not grow state without bound
+            series = self.series[key] = SeriesState(key, settings)
+        return series
+
+    def _refuse_future(self, event_ms: int) -> None:
+        if event_ms <= self._now_ms + self.config.max_future_ms:
+            return
+        self._now_ms = now_ms = int(self.clock() * 1000)  # the cached clock may lag: ask
+        if event_ms > now_ms + self.config.max_future_ms:
+            raise FutureEvent(
+                f"event_time_ms {event_ms} is {(event_ms - now_ms) / 1000:.0f} s ahead of this "
+                f"service's clock (limit WK_FAIRNESS_MAX_FUTURE_S="
+                f"{self.config.max_future_ms / 1000:g})"
+            )
+
+    def _window(self, series: SeriesState, event_ms: int) -> Window:
+        self._refuse_future(event_ms)
+        size = series.settings.window_ms
+        stream = self.stream_ms
+        start = event_ms - event_ms % size
+        late = start + size + self.config.grace_ms <= stream
+        if start == series.open_start and not late:
+            window = series.open_window
+            if event_ms > stream:
+                self.stream_ms = event_ms
+            return window  # type: ignore[return-value]
+        if late:
+            start = stream - stream % size
+        window = series.windows.get(start)
+        if window is None:
+            window = series.windows[start] = Window()
+        if late:
+            window.late += 1
+            self._events["late"] += 1
+        else:
+            series.open_start, series.open_window = start, window
+            if event_ms > stream:
+                self.stream_ms = event_ms
+        return window
+
+    def process(self, topic: str, record: dict[str, Any]) -> None:
+        if self._restoring is not None:
+            self._finish_restore()
+        if topic == "predictions":
+            self._prediction(record)
+        else:
+            self._feedback(record)
+        self._busy = True
+
+    def _decision(self, settings: FairnessSettings, record: dict[str, Any]) -> bool | None:
+        if settings.favorable:
+            label = record["prediction_label"]
+            if label is not None:
+                return label in settings.favorable
+        threshold = settings.score_threshold
+        if threshold is not None:
+            score = record["score"]
+            if score is None:
+                score = record["prediction_value"]
+            if score is not None:
+                return score >= threshold
+        return None
+
+    def _prediction(self, record: dict[str, Any]) -> None:
+        model = record["model"]
+        settings = self._monitored(model)
+        events = self._events
+        if settings is None:
+            events["unmonitored"] += 1
+            return
+        decision = self._decision(settings, record)
+        if decision is None:
+            events["undecided"] += 1
+            return
+        key = (model, record["version"])
+        series = self.series.get(key) or self._series_for(key, settings)
+        if series is None:
+            events["capped"] += 1
+            return
+        event_ms = record["event_time_ms"]
+        window = self._window(series, event_ms)
+        segments = record["segments"]
+        found: list[str | None] = []
+        for attribute in settings.protected:
+            group = segments.get(attribute)
+            if group is None:
+                window.unattributed[attribute] = window.unattributed.get(attribute, 0) + 1
+                found.append(None)
+                continue
+            table = window.tables.get(attribute)
+            if table is None:
+                table = window.tables[attribute] = {}
+            row = table.get(group)
+            if row is None:
+                group = series.admit(attribute, group)
+                row = table.get(group)
+                if row is None:
+                    row = table[group] = [0, 0, 0, 0, 0, 0]
+            row[0] += 1
+            if decision:
+                row[1] += 1
+            found.append(group)
+        self._dirty.add(key)
+        groups = tuple(found)
+        held = series.held.get(groups)
+        if held is None:
+            held = series.held[groups] = self._held(series, groups)
+        if held is _NOTHING_HELD:
+            events["unattributed"] += 1
+            return
+        events["counted"] += 1
+        if settings.join_labels:
+            items, suffixes = held
+            event_id = record["event_id"]
+            for gone in self.pending.add(event_id, items[decision], event_ms):
+                self._changes[b"p\x00" + gone.encode()] = None
+            self._changes[b"p\x00" + event_id.encode()] = b"%d" % event_ms + suffixes[decision]
+
+    def _held(self, series: SeriesState, groups: tuple[str | None, ...]) -> Any:
+        """What a prediction of these groups leaves in the pending store and the changelog."""
+        named = [
+            [a, g] for a, g in zip(series.settings.protected, groups, strict=True) if g is not None
+        ]
+        if not named:
+            return _NOTHING_HELD
+        text = json.dumps([series.key, named], separators=(",", ":"))
+        items = ((text, False), (text, True))  # indexed by the decision
+        suffixes = (b"\x1f0\x1f" + text.encode(), b"\x1f1\x1f" + text.encode())
+        return items, suffixes
+
+    def _parse(self, text: str) -> tuple[SeriesKey, list[tuple[str, str]]]:
+        parsed = self._parsed.get(text)
+        if parsed is None:
+            key, groups = json.loads(text)
+            parsed = self._parsed[text] = (tuple(key), [tuple(g) for g in groups])  # type: ignore[assignment]
+        return parsed  # type: ignore[return-value]
+
+    def _feedback(self, record: dict[str, Any]) -> None:
+        self._refuse_future(record["event_time_ms"])  # before the join, so a later label can
+        event_id = record["event_id"]
+        item = self.pending.take(event_id)
+        if item is None:
+            self._labels["unknown"] += 1  # never seen, not monitored, expired or evicted
+            return
+        self._changes[b"p\x00" + event_id.encode()] = None
+        text, decision = item
+        key, groups = self._parse(text)
+        settings = self._settings_of(key[0])
+        truth = settings.is_truth_favorable(record["label"], record["value"])
+        if truth is None:
+            self._labels["mismatched"] += 1
+            return
+        self._labels["joined"] += 1
+        series = self._series_for(key, settings)
+        if series is None:
+            return
+        window = self._window(series, record["event_time_ms"])
+        for attribute, group in groups:
+            table = window.tables.get(attribute)
+            if table is None:
+                table = window.tables[attribute] = {}
+            row = table.get(group)
+            if row is None:
+                row = table[group] = [0, 0, 0, 0, 0, 0]
+            if truth:
+                row[POSITIVES] += 1
+                if decision:
+                    row[TRUE_POSITIVES] += 1
+            else:
+                row[NEGATIVES] += 1
+                if decision:
+                    row[FALSE_POSITIVES] += 1
+        self._dirty.add(key)
+
+    # -- time ---------------------------------------------------------------------------
+
+    def tick(self, now_ms: int) -> None:
+        if self._restoring is not None:
+            self._finish_restore()
+        self._now_ms = now_ms
+        if self._busy:
+            self.last_event_wall_ms, self._busy = now_ms, False
+        idle = self.config.idle_ms
+        if (
+            self.series
+            and now_ms - self.last_event_wall_ms >= idle
+            and now_ms - idle > self.stream_ms
+        ):
+            # An idle partition's stream time follows the wall clock, so its last windows
+            # close; only an idle one, so replaying a backlog is not mistaken for lateness.
+            self.stream_ms = now_ms - idle
+            self._changes[b"t"] = self._stream_record()
+        grace, stream = self.config.grace_ms, self.stream_ms
+        for key, series in self.series.items():
+            if not series.windows:
+                continue
+            size = series.settings.window_ms
+            for start in sorted(series.windows):
+                if start + size + grace > stream:
+                    break
+                if start == series.open_start:
+                    series.open_start = series.open_window = None
+                self._close(series, start, series.windows.pop(start), now_ms)
+                self._dirty.add(key)
+
+    def _stream_record(self) -> bytes:
+        return json.dumps({"stream_ms": self.stream_ms}).encode()
+
+    # -- closed windows -----------------------------------------------------------------
+
+    def _close(self, series: SeriesState, start: int, window: Window, now_ms: int) -> None:
+        model = series.key[0]
+        settings = series.settings
+        end = start + settings.window_ms
+        metrics.WINDOWS.labels(model).inc()
+        for attribute in settings.protected:
+            table = window.tables.get(attribute, {})
+            unattributed = window.unattributed.get(attribute, 0)
+            if not table and not unattributed:
+                continue
+            assessment = assess(table, settings, attribute)
+            record = report.record(
+                series.key,
+                settings,
+                start,
+                end,
+                unattributed,
+                window.late,
+                assessment,
+                now_ms,
+            )
+            self._outputs.append(
+                Output(
+                    "fairness-reports", model.encode(), self.codec.encode("FairnessReport", record)
+                )
+            )
+            report.publish_metrics(series.key, assessment)
+            for measure, verdict in assessment.verdicts().items():
+                metrics.VERDICTS.labels(
+                    model,
+                    measure,
+                    "insufficient" if verdict is None else "breached" if verdict else "ok",
+                ).inc()
+                self._judge(series, attribute, measure, verdict, assessment, end, now_ms)
+
+    # -- alerts -------------------------------------------------------------------------
+
+    def _judge(
+        self,
+        series: SeriesState,
+        attribute: str,
+        measure: str,
+        verdict: bool | None,
+        assessment: Assessment,
+        end: int,
+        now_ms: int,
+    ) -> None:
+        if verdict is None:
+            return  # too few in a group: no evidence either way, the state stays
+        name = f"{attribute}\x1f{measure}"
+        state = series.alerts.get(name)
+        if state is None:
+            state = series.alerts[name] = [0, False, 0]
+        if verdict:
+            state[0] += 1
+            if not state[1] and state[0] >= series.settings.for_windows:
+                state[1], state[2] = True, end
+                self._alert(series, attribute, measure, "firing", assessment, state[2], end, now_ms)
+        else:
+            state[0] = 0
+            if state[1]:
+                state[1] = False
+                self._alert(
+                    series, attribute, measure, "resolved", assessment, state[2], end, now_ms
+                )
+
+    def _alert(
+        self,
+        series: SeriesState,
+        attribute: str,
+        measure: str,
+        status: str,
+        assessment: Assessment,
+        since_ms: int,
+        end_ms: int,
+        now_ms: int,
+    ) -> None:
+        model, version = series.key
+        settings = series.settings
+        alertname = ALERTS[measure]
+        identity = {
+            "alertname": alertname,
+            "model": model,
+            "version": version,
+            "attribute": attribute,
+        }
+        labels = {**settings.labels, **identity, "severity": settings.severity}
+        found: Measure = getattr(assessment, measure)
+        summary = (
+            f"{model} {version} {attribute}: {DESCRIBE[measure]} {found.value:.3f} "
+            f"({found.compared}; {settings.confidence:.0%} CI {found.low:.3f} to "
+            f"{found.high:.3f}; threshold {found.threshold:g})"
+        )
+        if measure == "disparate_impact" and status == "firing":
+            summary += " - below the four-fifths rule" if found.threshold == 0.8 else ""
+        rates = ", ".join(
+            f"{g.group} {g.rate:.3f} (n={g.counts[0]})"
+            for g in assessment.groups
+            if g.eligible and g.rate is not None
+        )
+        record = alert_record(
+            fingerprint(identity),
+            status,
+            labels,
+            {"summary": summary, "selection_rates": rates},
+            found.value,
+            found.threshold,
+            starts_at_ms=since_ms,
+            now_ms=now_ms,
+            generator="fairness",
+            ends_at_ms=end_ms,
+        )
+        fp = record["fingerprint"]
+        self._outputs.append(Output("alerts", fp.encode(), self.codec.encode("Alert", record)))
+        metrics.ALERTS.labels(alertname, status).inc()
+        self._dirty.add(series.key)
+
+    # -- hand-off to the engine ---------------------------------------------------------
+
+    def _count(self) -> None:
+        for outcome, n in self._events.items():
+            if n:
+                metrics.EVENTS.labels(outcome).inc(n)
+                self._events[outcome] = 0
+        for outcome, n in self._labels.items():
+            if n:
+                metrics.LABELS.labels(outcome).inc(n)
+                self._labels[outcome] = 0
+        counts = self.pending.counts
+        for outcome, reported in self._reported.items():
+            if counts[outcome] > reported:
+                metrics.LABELS.labels(outcome).inc(counts[outcome] - reported)
+                self._reported[outcome] = counts[outcome]
+        metrics.PENDING.labels(str(self.partition)).set(len(self.pending))
+
+    def pending_output(self) -> bool:
+        return bool(self._outputs)
+
+    def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
+        if self._restoring is not None:
+            self._finish_restore()
+        for key in self._dirty:
+            series = self.series.get(key)
+            if series is not None:
+                self._changes[b"s\x00" + _series_text(key).encode()] = json.dumps(
+                    series.to_dict()
+                ).encode()
+        if self._dirty:
+            self._changes[b"t"] = self._stream_record()
+        self._dirty.clear()
+        self._count()
+        outputs, self._outputs = self._outputs, []
+        changes, self._changes = list(self._changes.items()), {}
+        return outputs, changes

@@ -1,0 +1,507 @@
+"""The quality task: every model's contract checks on one input partition.
+
+The engine's unit of state (``watchkeeper.runtime.batch``): prediction events in;
+``QualityReport`` per closed window, ``GateState`` when a gate changes, ``Alert`` records
+out; a changelog from which it is rebuilt exactly after a crash. Kafka-free: tests drive it
+with plain dicts and a fake clock.
+
+Windows are tumbling, per model, in **event time** (the partition's stream time is the
+newest event time seen; a window closes when it passes the window's end + grace; an idle
+partition's stream time follows the wall clock, as in slo). An event whose window has
+closed is counted, as ``late``, in the window of the current stream time: its quality
+still counts. An event time too far ahead of the clock is a consistency problem
+(``future``), counted in the current window without moving stream time.
+
+Changelog records:
+
+======================== =============================================================
+key                      value
+======================== =============================================================
+``t``                    the partition's stream time (JSON)
+``m\\0<model>``           open windows, gate, silence of the model and of its sources
+``d\\0<gen>\\0<n>``        recent event ids (packed digests), see ``dedup.py``
+``d\\0meta``              the current id generation
+======================== =============================================================
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from watchkeeper.alerts import alert_record, fingerprint
+from watchkeeper.codec import Codec
+from watchkeeper.runtime.batch import Output
+
+from . import metrics, report
+from .checks import Checker
+from .config import QualityConfig
+from .contract import CHECKS, Contract, ContractSet
+from .counts import WindowCounts
+from .dedup import RecentIds
+from .gate import Gate
+from .silence import Silence
+
+GATE_ALERT = "QualityGateBlocked"
+SILENCE_ALERT = "DataSilent"
+
+
+class ModelState:
+    __slots__ = (
+        "checker",
+        "contract",
+        "details",
+        "gate",
+        "silence",
+        "sources",
+        "thresholds",
+        "windows",
+    )
+
+    def __init__(self, contract: Contract) -> None:
+        self.contract = contract
+        self.checker = Checker(contract)
+        self.thresholds = {c: contract.thresholds.of(c) for c in CHECKS}
+        self.windows: dict[int, WindowCounts] = {}
+        self.gate = Gate()
+        self.silence = Silence(contract.silence_ms)
+        self.sources: dict[str, Silence] = {}
+        self.details: dict[str, str] = {}  # why each check has its last value, for humans
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "windows": {str(s): c.to_dict(self.contract) for s, c in self.windows.items()},
+            "gate": self.gate.to_dict(),
+            "silence": self.silence.state(),
+            "sources": {k: s.state() for k, s in self.sources.items()},
+        }
+
+    def load(self, data: dict[str, Any]) -> None:
+        contract = self.contract
+        self.windows = {
+            int(s): WindowCounts.from_dict(c, contract) for s, c in data["windows"].items()
+        }
+        self.gate = Gate.from_dict(data["gate"])
+        self.silence = Silence(contract.silence_ms, *data["silence"])
+        self.sources = {
+            k: Silence(contract.source_silence_ms, *saved) for k, saved in data["sources"].items()
+        }
+
+
+class QualityTask:
+    def __init__(
+        self,
+        partition: int,
+        config: QualityConfig,
+        contracts: ContractSet,
+        codec: Codec | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.partition = partition
+        self.config = config
+        self.contracts = contracts
+        self.codec = codec or Codec()
+        self.clock = clock
+        self.models: dict[str, ModelState] = {}
+        self.recent = RecentIds(config.max_ids, config.duplicate_window_ms)
+        self.stream_ms = 0
+        self.awake_ms = int(clock() * 1000)  # silence counts from here after a restart
+        # Idleness too: a restored task whose first fetch is slow must not take its backlog
+        # for late events.
+        self.last_event_wall_ms = self.awake_ms
+        self._next_silence_check = 0
+        self._outputs: list[Output] = []
+        self._changes: dict[bytes, bytes | None] = {}
+        self._dirty: set[str] = set()
+        self._restoring: dict[str, dict[str, Any]] | None = None
+
+    # -- restore ------------------------------------------------------------------------
+
+    def restore(self, key: bytes, value: bytes | None) -> None:
+        if self._restoring is None:
+            self._restoring = {}
+        kind = key[:1]
+        if kind == b"t":
+            self.stream_ms = json.loads(value)["stream_ms"] if value else 0
+        elif kind == b"m":
+            model = key[2:].decode()
+            if value is None:
+                self._restoring.pop(model, None)
+            else:
+                self._restoring[model] = json.loads(value)
+        elif kind == b"d":
+            self.recent.restore(key, value)
+
+    def _finish_restore(self) -> None:
+        restoring, self._restoring = self._restoring, None
+        for model, data in (restoring or {}).items():
+            state = self.models[model] = ModelState(self.contracts.for_model(model))
+            state.load(data)
+        self.recent.finish_restore()
+
+    # -- events -------------------------------------------------------------------------
+
+    def _add_model(self, model: str) -> ModelState | None:
+        if len(self.models) >= self.config.max_models:
+            # A client inventing model names must not grow state without bound.
+            metrics.CAPPED.labels("models").inc()
+            return None
+        state = self.models[model] = ModelState(self.contracts.for_model(model))
+        return state
+
+    def process(self, topic: str, record: dict[str, Any]) -> None:
+        if self._restoring is not None:
+            self._finish_restore()
+        model = record["model"]
+        state = self.models.get(model) or self._add_model(model)
+        if state is None:
+            return
+        now_ms = int(self.clock() * 1000)
+        contract = state.contract
+        event_ms = record["event_time_ms"]
+        stream = self.stream_ms
+        future = event_ms > now_ms + self.config.max_future_ms
+        at = (stream or now_ms) if future else event_ms
+        size = contract.window_ms
+        start = at - at % size
+        late = start + size + self.config.grace_ms <= stream
+        if late:
+            start = stream - stream % size
+        counts = state.windows.get(start)
+        if counts is None:
+            counts = state.windows[start] = state.checker.new_counts()
+        counts.events += 1
+        inconsistent = state.checker.check(record, counts)
+        if late:
+            counts.late += 1
+        if future:
+            counts.future += 1
+            inconsistent = True
+        elif event_ms > stream:
+            self.stream_ms = stream = event_ms
+        if self.recent.seen(record["event_id"], stream):
+            counts.duplicates += 1
+            inconsistent = True
+        if inconsistent:
+            counts.inconsistent += 1
+        age = now_ms - event_ms
+        if age > 0:
+            counts.lag_sum_ms += age
+            if age > counts.lag_max_ms:
+                counts.lag_max_ms = age
+            if age > contract.max_age_ms:
+                counts.stale += 1
+        # Silence bookkeeping is one store per event unless an alert has to end.
+        silence = state.silence
+        if silence.firing:
+            silence.heard(now_ms)
+            self._silence_over(state, None, silence.since_ms, now_ms)
+        else:
+            silence.last_ms = now_ms
+        if state.checker.source is not None:
+            source = state.checker.source_of(record)
+            if source is not None:
+                watch = state.sources.get(source)
+                if watch is None or watch.firing:
+                    self._heard_source(state, source, now_ms)
+                else:
+                    watch.last_ms = now_ms
+        self.last_event_wall_ms = now_ms
+        self._dirty.add(model)
+
+    def _heard_source(self, state: ModelState, source: str, now_ms: int) -> None:
+        watch = state.sources.get(source)
+        if watch is None:
+            if len(state.sources) >= self.config.max_sources:
+                metrics.CAPPED.labels("sources").inc()
+                return
+            watch = state.sources[source] = Silence(state.contract.source_silence_ms)
+        if watch.heard(now_ms):
+            self._silence_over(state, source, watch.since_ms, now_ms)
+
+    # -- time ---------------------------------------------------------------------------
+
+    def tick(self, now_ms: int) -> None:
+        if self._restoring is not None:
+            self._finish_restore()
+        idle = self.config.idle_ms
+        if (
+            self.models
+            and now_ms - self.last_event_wall_ms >= idle
+            and now_ms - idle > self.stream_ms
+        ):
+            # An idle partition's stream time follows the wall clock, so its last windows
+            # close; only an idle one, so replaying a backlog is not mistaken for lateness.
+            self.stream_ms = now_ms - idle
+            self._changes[b"t"] = self._stream_record()
+        grace, stream = self.config.grace_ms, self.stream_ms
+        for model, state in self.models.items():
+            if not state.windows:
+                continue
+            size = state.contract.window_ms
+            for start in sorted(state.windows):
+                if start + size + grace > stream:
+                    break
+                self._close(state, start, state.windows.pop(start), now_ms)
+                self._dirty.add(model)
+        if now_ms >= self._next_silence_check:
+            self._next_silence_check = now_ms + self.config.silence_check_ms
+            self._check_silence(now_ms)
+
+    def _stream_record(self) -> bytes:
+        return json.dumps({"stream_ms": self.stream_ms}).encode()
+
+    # -- closed windows -----------------------------------------------------------------
+
+    def _close(self, state: ModelState, start: int, counts: WindowCounts, now_ms: int) -> None:
+        contract = state.contract
+        end = start + contract.window_ms
+        values = counts.values(contract)
+        judged = counts.events >= contract.min_events
+        state.details.update(report.details(contract, counts))
+        blocked_before = state.gate.blocked
+        changed = judged and state.gate.judge(
+            values, state.thresholds, contract.for_windows, contract.recover_windows
+        )
+        record = report.record(
+            contract, start, counts, values, judged, state.gate, state.thresholds, now_ms
+        )
+        self._outputs.append(
+            Output(
+                "quality-reports",
+                contract.model.encode(),
+                self.codec.encode("QualityReport", record),
+            )
+        )
+        report.publish_metrics(contract, counts, values, judged)
+        if changed:
+            self._gate_changed(state, blocked_before, end, now_ms, (start, end))
+
+    # -- the gate -----------------------------------------------------------------------
+
+    def _reasons(self, state: ModelState, now_ms: int) -> list[dict[str, Any]]:
+        reasons = [
+            {
+                "check": check,
+                "value": value,
+                "threshold": threshold,
+                "detail": state.details.get(check, ""),
+            }
+            for check, value, threshold in state.gate.failing(state.thresholds)
+        ]
+        if state.gate.silent:
+            silent_s = state.silence.silent_for(now_ms, self.awake_ms) / 1000
+            reasons.append(
+                {
+                    "check": "silence",
+                    "value": silent_s,
+                    "threshold": state.contract.silence_ms / 1000,
+                    "detail": f"no events for {silent_s:.0f} s",
+                }
+            )
+        return reasons
+
+    def _gate_changed(
+        self,
+        state: ModelState,
+        blocked_before: bool,
+        event_ms: int,
+        now_ms: int,
+        window: tuple[int, int] | None,
+    ) -> None:
+        contract, gate = state.contract, state.gate
+        reasons = self._reasons(state, now_ms)
+        flipped = gate.blocked != blocked_before
+        blocked_since = gate.since_ms
+        if flipped or not gate.since_ms:
+            gate.since_ms = event_ms
+        status = "BLOCKED" if gate.blocked else "UNBLOCKED"
+        record = {
+            "gate": contract.gate,
+            "model": contract.model,
+            "state": status,
+            "reasons": reasons,
+            "since_ms": gate.since_ms,
+            "window_start_ms": window[0] if window else None,
+            "window_end_ms": window[1] if window else None,
+            "event_time_ms": now_ms,
+            "producer": "quality",
+        }
+        self._outputs.append(
+            Output("gates", contract.gate.encode(), self.codec.encode("GateState", record))
+        )
+        metrics.GATE.labels(contract.gate).set(1.0 if gate.blocked else 0.0)
+        metrics.GATE_CHANGES.labels(contract.gate, status.lower()).inc()
+        self._dirty.add(contract.model)
+        if not flipped:
+            return  # the first verdict of a healthy gate: known now, nothing to alert
+        labels = {
+            **contract.labels,
+            "alertname": GATE_ALERT,
+            "gate": contract.gate,
+            "model": contract.model,
+            "severity": contract.severity,
+        }
+        worst = min(
+            (r for r in reasons if r["check"] != "silence" and r["value"] is not None),
+            key=lambda r: r["value"] - r["threshold"],
+            default=None,
+        )
+        if gate.blocked:
+            summary = f"gate {contract.gate} blocked: " + "; ".join(
+                f"{r['check']} {r['value']:.3g} < {r['threshold']:.3g}"
+                + (f" ({r['detail']})" if r["detail"] else "")
+                if r["check"] != "silence"
+                else r["detail"]
+                for r in reasons
+            )
+        else:
+            summary = f"gate {contract.gate} unblocked: every check meets its threshold again"
+        self._alert(
+            labels,
+            "firing" if gate.blocked else "resolved",
+            {"summary": summary},
+            worst["value"] if worst else None,
+            worst["threshold"] if worst else None,
+            event_ms,
+            now_ms,
+            starts_ms=event_ms if gate.blocked else blocked_since,
+        )
+
+    def _alert(
+        self,
+        labels: dict[str, str],
+        status: str,
+        annotations: dict[str, str],
+        value: float | None,
+        threshold: float | None,
+        event_ms: int,
+        now_ms: int,
+        starts_ms: int | None = None,
+    ) -> None:
+        identity = {k: labels[k] for k in ("alertname", "model", "gate", "source") if k in labels}
+        fp = fingerprint(identity)
+        record = alert_record(
+            fp,
+            status,
+            labels,
+            annotations,
+            value,
+            threshold,
+            starts_at_ms=starts_ms if starts_ms is not None else event_ms,
+            now_ms=now_ms,
+            generator="quality",
+            ends_at_ms=event_ms,
+        )
+        self._outputs.append(Output("alerts", fp.encode(), self.codec.encode("Alert", record)))
+        metrics.ALERTS.labels(labels["alertname"], status).inc()
+
+    # -- silence ------------------------------------------------------------------------
+
+    def _silence_labels(self, state: ModelState, source: str | None) -> dict[str, str]:
+        labels = {
+            **state.contract.labels,
+            "alertname": SILENCE_ALERT,
+            "model": state.contract.model,
+            "severity": state.contract.severity,
+        }
+        if source is not None:
+            labels["source"] = source
+        return labels
+
+    def _check_silence(self, now_ms: int) -> None:
+        awake = self.awake_ms
+        for model, state in self.models.items():
+            if state.silence.due(now_ms, awake):
+                self._silence_started(state, None, state.silence, now_ms)
+            forget = self.config.source_forget_ms
+            for source, watch in list(state.sources.items()):
+                if watch.due(now_ms, awake):
+                    self._silence_started(state, source, watch, now_ms)
+                elif watch.silent_for(now_ms, awake) >= forget:
+                    # Gone for good (a decommissioned host): stop watching, close its alert.
+                    del state.sources[source]
+                    with contextlib.suppress(KeyError):
+                        metrics.SILENT.remove(model, source)
+                    if watch.firing:
+                        self._silence_over(state, source, watch.since_ms, now_ms, forgotten=True)
+                    self._dirty.add(model)
+
+    def _silence_started(
+        self, state: ModelState, source: str | None, watch: Silence, now_ms: int
+    ) -> None:
+        contract = state.contract
+        silent_ms = now_ms - watch.since_ms
+        since = watch.since_ms
+        who = contract.model + (f" source {source}" if source is not None else "")
+        self._alert(
+            self._silence_labels(state, source),
+            "firing",
+            {"summary": f"{who}: no events for {silent_ms / 1000:.0f} s"},
+            silent_ms / 1000,
+            watch.limit_ms / 1000,
+            since,
+            now_ms,
+        )
+        metrics.SILENT.labels(contract.model, source or "").set(1.0)
+        self._dirty.add(contract.model)
+        if source is None and contract.silence_blocks:
+            blocked_before = state.gate.blocked
+            if state.gate.set_silent(True):
+                self._gate_changed(state, blocked_before, since, now_ms, None)
+
+    def _silence_over(
+        self,
+        state: ModelState,
+        source: str | None,
+        since_ms: int,
+        now_ms: int,
+        forgotten: bool = False,
+    ) -> None:
+        contract = state.contract
+        who = contract.model + (f" source {source}" if source is not None else "")
+        note = (
+            f" (forgotten after {self.config.source_forget_ms / 3_600_000:g} h)"
+            if forgotten
+            else ""
+        )
+        self._alert(
+            self._silence_labels(state, source),
+            "resolved",
+            {"summary": f"{who}: events arrive again{note}" if not forgotten else f"{who}{note}"},
+            None,
+            None,
+            now_ms,
+            now_ms,
+            starts_ms=since_ms,
+        )
+        if not forgotten:
+            metrics.SILENT.labels(contract.model, source or "").set(0.0)
+        if source is None and state.gate.silent:
+            blocked_before = state.gate.blocked
+            if state.gate.set_silent(False):
+                self._gate_changed(state, blocked_before, now_ms, now_ms, None)
+
+    # -- hand-off to the engine ---------------------------------------------------------
+
+    def pending_output(self) -> bool:
+        return bool(self._outputs)
+
+    def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
+        if self._restoring is not None:
+            self._finish_restore()
+        for model in self._dirty:
+            state = self.models.get(model)
+            if state is not None:
+                self._changes[b"m\x00" + model.encode()] = json.dumps(state.to_dict()).encode()
+        if self._dirty:
+            self._changes[b"t"] = self._stream_record()
+        self._dirty.clear()
+        changes = list(self._changes.items()) + self.recent.changes()
+        self._changes = {}
+        metrics.RECENT_IDS.labels(str(self.partition)).set(len(self.recent))
+        outputs, self._outputs = self._outputs, []
+        return outputs, changes
