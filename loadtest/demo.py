@@ -1,10 +1,15 @@
 """``make demo``: a model gets slow and starts failing; the right person is told, once.
 
-Starts (or reuses) Kafka, the ``slo`` and ``router`` services, an on-call webhook receiver
-and a traffic simulator playing two models for about a minute. Midway one version
-degrades (latency x20, 15 % errors), then recovers. A live view shows throughput, p99
-and open alerts; the summary gives the detection latency from the first degraded event
-to the webhook's receipt. Exit 0 only if the alert was delivered and later resolved.
+Starts (or reuses) Kafka, the ``slo``, ``router``, ``cost`` and ``quality`` services, an
+on-call webhook receiver and a traffic simulator playing two models for about a minute.
+Midway one version degrades (latency x20, 15 % errors), then recovers.
+
+A live line per second shows throughput and p99 per model, the fraud model's spend against
+its (tiny) daily budget, the quality gate of fraud's training data, and the alerts open at
+the receiver. The summary lists every notification, the detection latency (first degraded
+event to webhook received), the escalation of the page nobody acknowledged, the cost alerts
+and the gate's transitions. Exit 0 only if the error-rate alert was delivered, escalated
+and later resolved; every process started is stopped.
 """
 
 from __future__ import annotations
@@ -12,10 +17,12 @@ from __future__ import annotations
 import sys
 import tempfile
 import time
+from collections import Counter
+from dataclasses import dataclass
 from pathlib import Path
 
 from watchkeeper import topics
-from watchkeeper.devstack import ServiceProcess, WebhookReceiver, kafka_for_run
+from watchkeeper.devstack import ServiceProcess, WebhookReceiver, http_json, kafka_for_run, scrape
 from watchkeeper.local_kafka import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
@@ -28,6 +35,9 @@ PROFILES = [
     ModelProfile("recommender", "11", median_ms=40.0, sigma=0.6, slow_ms=300.0),
 ]
 EXPECTED = ("HighErrorRate", "fraud")
+GATE = "fraud-training"
+BUDGET = "fraud-demo"
+
 # Nobody acknowledges in the demo: after 10 s the page escalates to the secondary on-call,
 # after 10 s more an incident opens.
 ROUTER_CONFIG = """
@@ -60,6 +70,128 @@ receivers:
     webhook_configs:
       - url: {url}/incident
 """
+# The simulated models send no telemetry: their fleets are priced here. The budget is tiny
+# on purpose, so the demo's minute of traffic crosses +10, +25 and +50 % of its plan.
+COST_CONFIG = """
+fleets:
+  fraud: {hourly_price_usd: 3.6, replicas: 1}
+  recommender: {hourly_price_usd: 7.2, replicas: 2}
+budgets:
+  - {name: fraud-demo, match: {model: fraud, version: "3.2.0"}, daily: 0.01, warmup: 0s,
+     cap: 0.04, labels: {team: ml-platform}}
+"""
+# Fraud's training data takes successful predictions only: 15 % errors make its accuracy
+# check fail and block the gate a training pipeline would ask before running.
+QUALITY_CONTRACTS = """
+defaults: {window: 5s, min_events: 20, for: 1, recover: 2, max_age: 1m, silence: 1m,
+           source_by: null}
+contracts:
+  fraud:
+    gate: fraud-training
+    fields:
+      features.amount: {type: number, required: true, min: 0}
+      features.channel: {type: string, required: true, allowed: [web, app, pos]}
+      status: {allowed: [OK]}
+"""
+
+
+@dataclass
+class Stack:
+    slo: ServiceProcess
+    router: ServiceProcess
+    cost: ServiceProcess
+    quality: ServiceProcess
+    gate_port: int
+    receiver: WebhookReceiver
+
+    @property
+    def services(self) -> list[ServiceProcess]:
+        return [self.slo, self.router, self.cost, self.quality]
+
+    def gate(self) -> dict:
+        try:
+            _, body = http_json(f"http://127.0.0.1:{self.gate_port}/gate/{GATE}", timeout=2)
+        except OSError:
+            return {}
+        return body
+
+
+def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> Stack:
+    files = {
+        "router.yaml": ROUTER_CONFIG.format(url=receiver.url),
+        "cost.yaml": COST_CONFIG,
+        "quality.yaml": QUALITY_CONTRACTS,
+    }
+    for name, text in files.items():
+        (tmp / name).write_text(text)
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix}
+    gate_port = free_port()
+    return Stack(
+        slo=ServiceProcess(
+            "services.slo", {**env, "WK_SLO_WINDOW_S": "5", "WK_SLO_GRACE_S": "1"}, tmp / "slo.log"
+        ),
+        router=ServiceProcess(
+            "services.router",
+            {
+                **env,
+                "WK_ROUTER_CONFIG": str(tmp / "router.yaml"),
+                "WK_ROUTER_API_PORT": str(free_port()),
+            },
+            tmp / "router.log",
+        ),
+        cost=ServiceProcess(
+            "services.cost",
+            {
+                **env,
+                "WK_COST_CONFIG": str(tmp / "cost.yaml"),
+                "WK_COST_WINDOW_S": "5",
+                "WK_COST_PUBLISH_INTERVAL_S": "1",
+            },
+            tmp / "cost.log",
+        ),
+        quality=ServiceProcess(
+            "services.quality",
+            {
+                **env,
+                "WK_QUALITY_CONTRACTS": str(tmp / "quality.yaml"),
+                "WK_QUALITY_GATE_PORT": str(gate_port),
+                "WK_QUALITY_GRACE_S": "1",
+            },
+            tmp / "quality.log",
+        ),
+        gate_port=gate_port,
+        receiver=receiver,
+    )
+
+
+def main() -> int:
+    receiver = WebhookReceiver().start()
+    with kafka_for_run(quiet=False) as bootstrap, tempfile.TemporaryDirectory() as tmp:
+        prefix = f"demo{int(time.time())}."
+        settings = KafkaSettings(bootstrap_servers=bootstrap)
+        topics.apply(settings, prefix=prefix)
+        print(f"Kafka {bootstrap} | topics {prefix}* | on-call receiver {receiver.url}/oncall")
+        stack = start(bootstrap, prefix, Path(tmp), receiver)
+        try:
+            for service in stack.services:
+                service.wait_healthy()
+            print(
+                f"slo {stack.slo.url}/metrics | router {stack.router.url}/metrics | "
+                f"cost {stack.cost.url}/metrics | gate "
+                f"http://127.0.0.1:{stack.gate_port}/gate/{GATE}\n"
+            )
+            return play(settings, prefix, stack)
+        finally:
+            for service in stack.services:
+                code = service.stop()
+                print(f"{service.module} stopped (exit {code})")
+            receiver.stop()
+
+
+def alert_name(alert: dict) -> str:
+    labels = alert["labels"]
+    subject = labels.get("model") or labels.get("budget") or labels.get("gate") or ""
+    return f"{labels.get('alertname', '?')}({subject})"
 
 
 def open_alerts(receiver: WebhookReceiver) -> dict[str, dict]:
@@ -71,8 +203,8 @@ def open_alerts(receiver: WebhookReceiver) -> dict[str, dict]:
     return {fp: a for fp, a in state.items() if a["status"] == "firing"}
 
 
-def live_line(slo: ServiceProcess, receiver: WebhookReceiver, elapsed: float, phase: str) -> str:
-    parts = [f"{elapsed:5.0f}s {phase:<9}"]
+def live_line(stack: Stack, elapsed: float, phase: str) -> str:
+    parts = [f"{elapsed:3.0f}s {phase:<8}"]
     for profile in PROFILES:
         labels = dict(
             model=profile.model,
@@ -81,125 +213,87 @@ def live_line(slo: ServiceProcess, receiver: WebhookReceiver, elapsed: float, ph
             region=profile.region,
             view="window",
         )
-        rate = slo.metric("wk_slo_throughput_per_s", **labels)
-        p99 = slo.metric("wk_slo_latency_ms", **labels, quantile="0.99")
-        parts.append(f"{profile.model} {rate:5.0f}/s p99 {p99:7.1f} ms")
-    alerts = open_alerts(receiver)
-    names = (
-        ", ".join(
-            sorted(f"{a['labels']['alertname']}({a['labels']['model']})" for a in alerts.values())
-        )
-        or "-"
-    )
-    parts.append(f"open alerts: {names}")
+        rate = stack.slo.metric("wk_slo_throughput_per_s", **labels)
+        p99 = stack.slo.metric("wk_slo_latency_ms", **labels, quantile="0.99")
+        parts.append(f"{profile.model} {rate:4.0f}/s p99 {p99:6.0f} ms")
+    spend = stack.cost.metric("wk_cost_budget_spend_usd", instance=BUDGET)
+    plan = stack.cost.metric("wk_cost_budget_plan_usd", instance=BUDGET)
+    parts.append(f"budget ${spend:.4f}/{plan:.4f}")
+    parts.append(f"gate {stack.gate().get('state', '?')}")
+    counts = Counter(alert_name(a) for a in open_alerts(stack.receiver).values())
+    names = ", ".join(f"{n}x{c}" if c > 1 else n for n, c in sorted(counts.items()))
+    parts.append(f"open: {names or '-'}")
     return " | ".join(parts)
 
 
-def main() -> int:
-    receiver = WebhookReceiver().start()
-    with kafka_for_run(quiet=False) as bootstrap, tempfile.TemporaryDirectory() as tmp:
-        prefix = f"demo{int(time.time())}."
-        settings = KafkaSettings(bootstrap_servers=bootstrap)
-        topics.apply(settings, prefix=prefix)
-        config = Path(tmp) / "router.yaml"
-        config.write_text(ROUTER_CONFIG.format(url=receiver.url))
-        env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix}
-        print(f"Kafka {bootstrap} | topics {prefix}* | on-call receiver {receiver.url}/oncall")
-        services = [
-            ServiceProcess(
-                "services.slo",
-                {**env, "WK_SLO_WINDOW_S": "5", "WK_SLO_GRACE_S": "1"},
-                Path(tmp) / "slo.log",
-            ),
-            ServiceProcess(
-                "services.router",
-                {**env, "WK_ROUTER_CONFIG": str(config), "WK_ROUTER_API_PORT": str(free_port())},
-                Path(tmp) / "router.log",
-            ),
-        ]
-        try:
-            for service in services:
-                service.wait_healthy()
-            slo, router = services
-            print(f"slo {slo.url}/metrics | router {router.url}/metrics\n")
-            return play(settings, prefix, slo, receiver)
-        finally:
-            for service in services:
-                code = service.stop()
-                print(f"{service.module} stopped (exit {code})")
-            receiver.stop()
-
-
-def play(
-    settings: KafkaSettings, prefix: str, slo: ServiceProcess, receiver: WebhookReceiver
-) -> int:
+def play(settings: KafkaSettings, prefix: str, stack: Stack) -> int:
     emitter = Emitter(settings, prefix=prefix, client_id="demo-simulator")
     degradation = Degradation("fraud", HEALTHY_S, HEALTHY_S + DEGRADED_S)
     simulator = Simulator(emitter, PROFILES, rate_per_s=250.0, degradation=degradation)
-    start = time.monotonic()
+    begin = time.monotonic()
+    gate_states: list[tuple[float, str]] = []
 
     def show(elapsed: float) -> None:
-        phase = (
-            "degraded"
-            if degradation.active(elapsed)
-            else "healthy"
-            if elapsed < HEALTHY_S
-            else "recovery"
-        )
-        print(live_line(slo, receiver, elapsed, phase), flush=True)
+        if degradation.active(elapsed):
+            phase = "degraded"
+        else:
+            phase = "healthy" if elapsed < HEALTHY_S else "recovery"
+        state = stack.gate().get("state", "?")
+        if not gate_states or gate_states[-1][1] != state:
+            gate_states.append((elapsed, state))
+        print(live_line(stack, elapsed, phase), flush=True)
 
-    simulator.run_for(HEALTHY_S + DEGRADED_S + RECOVERY_S, start, on_second=show)
+    simulator.run_for(HEALTHY_S + DEGRADED_S + RECOVERY_S, begin, on_second=show)
     emitter.close(timeout=10)
-    resolved = wait_resolved(receiver, timeout=20)
-    return summary(simulator, slo, receiver, resolved)
+    resolved = wait_for(lambda: first(stack.receiver, "resolved") is not None, timeout=20)
+    return summary(simulator, stack, resolved, gate_states)
 
 
 def first(receiver: WebhookReceiver, status: str, path: str = "/oncall"):
     for request in receiver.delivered(path):
         for alert in request.body.get("alerts", []):
             labels = alert["labels"]
-            if (labels["alertname"], labels["model"]) == EXPECTED and alert["status"] == status:
+            if (labels.get("alertname"), labels.get("model")) == EXPECTED and alert[
+                "status"
+            ] == status:
                 return request
     return None
 
 
-def wait_resolved(receiver: WebhookReceiver, timeout: float) -> bool:
+def wait_for(predicate, timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        if first(receiver, "resolved") is not None:
+        if predicate():
             return True
         time.sleep(0.5)
     return False
 
 
-def summary(
-    simulator: Simulator, slo: ServiceProcess, receiver: WebhookReceiver, resolved: bool
-) -> int:
-    from watchkeeper.devstack import scrape
-
-    samples = scrape(slo.url + "/metrics")
-    windows = sum(v for (n, _), v in samples.items() if n == "wk_slo_windows_closed_total")
-    fired = sum(
+def total(service: ServiceProcess, metric: str, **match: str) -> float:
+    return sum(
         v
-        for (n, labels), v in samples.items()
-        if n == "wk_slo_alerts_total" and ("status", "firing") in labels
+        for (name, labels), v in scrape(service.url + "/metrics").items()
+        if name == metric and all((k, v2) in labels for k, v2 in match.items())
     )
+
+
+def summary(
+    simulator: Simulator, stack: Stack, resolved: bool, gate_states: list[tuple[float, str]]
+) -> int:
+    receiver = stack.receiver
     notifications = receiver.delivered("/oncall")
     firing = first(receiver, "firing")
+    escalated = first(receiver, "firing", path="/secondary")
     print("\nsummary")
     print(f"  events sent             {simulator.sent:,}")
-    print(f"  windows closed          {int(windows):,}")
-    print(f"  alerts fired            {int(fired)}")
+    print(f"  windows closed          {int(total(stack.slo, 'wk_slo_windows_closed_total')):,}")
+    slo_fired = int(total(stack.slo, "wk_slo_alerts_total", status="firing"))
+    cost_fired = int(total(stack.cost, "wk_cost_alerts_total", status="firing"))
+    print(f"  alerts fired            slo {slo_fired}, cost {cost_fired}")
     print(f"  notifications delivered {len(notifications)}")
     for request in notifications:
-        body = request.body
-        names = ", ".join(
-            f"{a['labels']['alertname']}({a['labels']['model']} {a['labels']['version']})"
-            for a in body["alerts"]
-        )
-        print(f"    {body['status']:<8} {names}")
-    escalated = first(receiver, "firing", path="/secondary")
-    ok = firing is not None and resolved and escalated is not None
+        names = ", ".join(alert_name(a) for a in request.body["alerts"])
+        print(f"    {request.body['status']:<8} {names}")
     if firing is not None and simulator.first_degraded_at is not None:
         latency = firing.at - simulator.first_degraded_at
         print(
@@ -209,15 +303,24 @@ def summary(
     if firing is not None and escalated is not None:
         step = escalated.headers.get("watchkeeper-escalation-step", "?")
         print(
-            f"  escalation              nobody acknowledged: the secondary on-call was paged "
-            f"{escalated.at - firing.at:.1f} s later (step {step})"
+            f"  escalation              nobody acknowledged: the secondary on-call was "
+            f"paged {escalated.at - firing.at:.1f} s later (step {step})"
         )
     incidents = receiver.delivered("/incident")
     if incidents:
         print(
-            f"  incidents               {len(incidents)} opened for groups still firing after "
-            "both steps"
+            f"  incidents               {len(incidents)} opened for groups still firing "
+            "after both steps"
         )
+    spend = stack.cost.metric("wk_cost_budget_spend_usd", instance=BUDGET)
+    exceeded = stack.cost.metric("wk_cost_quota_exceeded", instance=BUDGET)
+    print(
+        f"  cost                    {BUDGET}: ${spend:.4f} spent today"
+        f"{', quota EXCEEDED (gateways can refuse fraud calls)' if exceeded else ''}"
+    )
+    transitions = " -> ".join(f"{state} at {at:.0f}s" for at, state in gate_states)
+    print(f"  quality gate {GATE}: {transitions or 'no verdict'}")
+    ok = firing is not None and resolved and escalated is not None
     verdict = "delivered, escalated and resolved" if ok else "NOT delivered, escalated, resolved"
     print(f"\n{EXPECTED[0]} for {EXPECTED[1]}: {verdict}")
     return 0 if ok else 1
