@@ -27,8 +27,8 @@ from watchkeeper.devstack import ServiceProcess
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
-from .bench_slo import ceiling
 from .harness import percentile, table, write_results
+from .throughput import ceiling, service_rate
 
 EVENTS = 150_000
 MODELS = 8
@@ -105,25 +105,6 @@ def cost_env(bootstrap: str, prefix: str, tmp: Path) -> dict[str, str]:
     }
 
 
-def cost_throughput(bootstrap: str, prefix: str, tmp: Path) -> float:
-    cost = ServiceProcess(
-        "services.cost", cost_env(bootstrap, prefix, tmp), tmp / "cost-throughput.log"
-    )
-    try:
-        cost.wait_healthy()
-        topic = prefix + "predictions"
-        started = None
-        while True:
-            done = cost.metric("wk_events_processed_total", service="cost", topic=topic)
-            if done and started is None:
-                started, first = time.perf_counter(), done
-            if done >= EVENTS:
-                return (done - first) / (time.perf_counter() - started)
-            time.sleep(0.05)
-    finally:
-        cost.stop()
-
-
 def quota_latency(bootstrap: str, tmp: Path) -> list[float]:
     settings = KafkaSettings(bootstrap_servers=bootstrap)
     prefix = f"bench{uuid.uuid4().hex[:6]}."
@@ -177,8 +158,14 @@ def run(kafka_bootstrap: str) -> dict[str, float]:
     topics.apply(settings, prefix=prefix)
     with tempfile.TemporaryDirectory() as tmp:
         preload(settings, prefix)
-        top = ceiling(settings, prefix + "predictions")
-        ours = cost_throughput(kafka_bootstrap, prefix, Path(tmp))
+        top = ceiling(settings, prefix + "predictions", EVENTS)
+        ours = service_rate(
+            "services.cost",
+            cost_env(kafka_bootstrap, prefix, Path(tmp)),
+            Path(tmp) / "cost-throughput.log",
+            prefix + "predictions",
+            EVENTS,
+        )
         latencies = quota_latency(kafka_bootstrap, Path(tmp))
     print(
         table(

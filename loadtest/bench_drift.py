@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import random
 import tempfile
-import time
 import tracemalloc
 import uuid
 from pathlib import Path
@@ -20,12 +19,11 @@ from services.drift.monitor import ModelMonitor
 from services.drift.reference import build
 from services.drift.references import publish
 from watchkeeper import topics
-from watchkeeper.devstack import ServiceProcess
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
-from .bench_slo import ceiling
 from .harness import table, write_results
+from .throughput import ceiling, service_rate
 
 EVENTS = 150_000
 NUMERIC = [f"f{i:02d}" for i in range(20)]
@@ -60,27 +58,6 @@ def preload(settings: KafkaSettings, prefix: str, models: list[str]) -> None:
             label="fraud" if i % 10 == 0 else "legit",
         )
     assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
-
-
-def throughput(bootstrap: str, prefix: str, tmp: Path) -> float:
-    drift = ServiceProcess(
-        "services.drift",
-        {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix},
-        tmp / "drift.log",
-    )
-    try:
-        drift.wait_healthy()
-        topic = prefix + "predictions"
-        started = None
-        while True:
-            done = drift.metric("wk_events_processed_total", service="drift", topic=topic)
-            if done and started is None:
-                started, first = time.perf_counter(), done
-            if done >= EVENTS:
-                return (done - first) / (time.perf_counter() - started)
-            time.sleep(0.05)
-    finally:
-        drift.stop()
 
 
 def bytes_per_feature() -> float:
@@ -126,8 +103,11 @@ def run(kafka_bootstrap: str) -> dict[str, float]:
         publish(settings, prefix + "drift-references", reference(rng, model))
     with tempfile.TemporaryDirectory() as tmp:
         preload(settings, prefix, models)
-        top = ceiling(settings, prefix + "predictions")
-        ours = throughput(kafka_bootstrap, prefix, Path(tmp))
+        top = ceiling(settings, prefix + "predictions", EVENTS)
+        env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "WK_TOPIC_PREFIX": prefix}
+        ours = service_rate(
+            "services.drift", env, Path(tmp) / "drift.log", prefix + "predictions", EVENTS
+        )
     memory = bytes_per_feature()
     print(
         table(

@@ -17,12 +17,12 @@ import uuid
 from pathlib import Path
 
 from watchkeeper import topics
-from watchkeeper.devstack import ServiceProcess
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
-from .bench_slo import EVENTS, ceiling
+from .bench_slo import EVENTS
 from .harness import table, write_results
+from .throughput import ceiling, service_rate
 
 MODELS = 8
 FEATURES = {f"f{i:02d}": i * 1.5 for i in range(20)}
@@ -55,32 +55,15 @@ def preload(settings: KafkaSettings, prefix: str) -> None:
     assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
 
 
-def service_throughput(bootstrap: str, prefix: str, tmp: Path) -> float:
+def fairness_env(bootstrap: str, prefix: str, tmp: Path) -> dict[str, str]:
     config = tmp / "fairness.yaml"
     config.write_text(SETTINGS)
-    fairness = ServiceProcess(
-        "services.fairness",
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "WK_TOPIC_PREFIX": prefix,
-            "WK_FAIRNESS_CONFIG": str(config),
-            "WK_FAIRNESS_IDLE_S": "600",
-        },
-        tmp / "fairness-throughput.log",
-    )
-    try:
-        fairness.wait_healthy()
-        topic = prefix + "predictions"
-        started = None
-        while True:
-            done = fairness.metric("wk_events_processed_total", service="fairness", topic=topic)
-            if done and started is None:
-                started, first = time.perf_counter(), done
-            if done >= EVENTS:
-                return (done - first) / (time.perf_counter() - started)
-            time.sleep(0.05)
-    finally:
-        fairness.stop()
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "WK_TOPIC_PREFIX": prefix,
+        "WK_FAIRNESS_CONFIG": str(config),
+        "WK_FAIRNESS_IDLE_S": "600",
+    }
 
 
 def run(kafka_bootstrap: str) -> dict[str, float]:
@@ -89,8 +72,14 @@ def run(kafka_bootstrap: str) -> dict[str, float]:
     topics.apply(settings, prefix=prefix)
     with tempfile.TemporaryDirectory() as tmp:
         preload(settings, prefix)
-        top = ceiling(settings, prefix + "predictions")
-        ours = service_throughput(kafka_bootstrap, prefix, Path(tmp))
+        top = ceiling(settings, prefix + "predictions", EVENTS)
+        ours = service_rate(
+            "services.fairness",
+            fairness_env(kafka_bootstrap, prefix, Path(tmp)),
+            Path(tmp) / "fairness-throughput.log",
+            prefix + "predictions",
+            EVENTS,
+        )
     print(
         table(
             f"fairness: {EVENTS:,} predictions ({MODELS} models, 2 protected attributes, "

@@ -17,12 +17,12 @@ import uuid
 from pathlib import Path
 
 from watchkeeper import topics
-from watchkeeper.devstack import ServiceProcess
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
-from .bench_slo import EVENTS, ceiling
+from .bench_slo import EVENTS
 from .harness import table, write_results
+from .throughput import ceiling, service_rate
 
 MODELS = 8
 FEATURES = {f"f{i:02d}": i * 1.5 for i in range(20)}
@@ -66,33 +66,16 @@ def preload(settings: KafkaSettings, prefix: str) -> None:
     assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
 
 
-def service_throughput(bootstrap: str, prefix: str, tmp: Path) -> float:
+def quality_env(bootstrap: str, prefix: str, tmp: Path) -> dict[str, str]:
     contracts = tmp / "quality.yaml"
     contracts.write_text(CONTRACT)
-    quality = ServiceProcess(
-        "services.quality",
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "WK_TOPIC_PREFIX": prefix,
-            "WK_QUALITY_CONTRACTS": str(contracts),
-            "WK_QUALITY_GATE_PORT": "0",
-            "WK_QUALITY_IDLE_S": "600",
-        },
-        tmp / "quality-throughput.log",
-    )
-    try:
-        quality.wait_healthy()
-        topic = prefix + "predictions"
-        started = None
-        while True:
-            done = quality.metric("wk_events_processed_total", service="quality", topic=topic)
-            if done and started is None:
-                started, first = time.perf_counter(), done
-            if done >= EVENTS:
-                return (done - first) / (time.perf_counter() - started)
-            time.sleep(0.05)
-    finally:
-        quality.stop()
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "WK_TOPIC_PREFIX": prefix,
+        "WK_QUALITY_CONTRACTS": str(contracts),
+        "WK_QUALITY_GATE_PORT": "0",
+        "WK_QUALITY_IDLE_S": "600",
+    }
 
 
 def run(kafka_bootstrap: str) -> dict[str, float]:
@@ -101,8 +84,14 @@ def run(kafka_bootstrap: str) -> dict[str, float]:
     topics.apply(settings, prefix=prefix)
     with tempfile.TemporaryDirectory() as tmp:
         preload(settings, prefix)
-        top = ceiling(settings, prefix + "predictions")
-        ours = service_throughput(kafka_bootstrap, prefix, Path(tmp))
+        top = ceiling(settings, prefix + "predictions", EVENTS)
+        ours = service_rate(
+            "services.quality",
+            quality_env(kafka_bootstrap, prefix, Path(tmp)),
+            Path(tmp) / "quality-throughput.log",
+            prefix + "predictions",
+            EVENTS,
+        )
     print(
         table(
             f"quality: {EVENTS:,} predictions (20 num + 5 cat features, {MODELS} models; "

@@ -18,15 +18,13 @@ import time
 import uuid
 from pathlib import Path
 
-from confluent_kafka import Consumer
-
 from watchkeeper import topics
-from watchkeeper.codec import Codec
 from watchkeeper.devstack import ServiceProcess, WebhookReceiver
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
 from .harness import percentile, table, write_results
+from .throughput import ceiling, service_rate
 
 EVENTS = 150_000
 MODELS = 8
@@ -51,58 +49,13 @@ def preload(settings: KafkaSettings, prefix: str) -> None:
     assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
 
 
-def ceiling(settings: KafkaSettings, topic: str) -> float:
-    """Events/s of a batch consumer that reads and decodes, nothing else."""
-    codec = Codec()
-    consumer = Consumer(
-        settings.confluent(
-            **{
-                "group.id": f"bench-ceiling-{uuid.uuid4().hex}",
-                "auto.offset.reset": "earliest",
-                "enable.auto.commit": False,
-                "isolation.level": "read_committed",
-            }
-        )
-    )
-    consumer.subscribe([topic])
-    seen, started = 0, None
-    while seen < EVENTS:
-        messages = consumer.consume(2000, 1.0)
-        if messages and started is None:
-            started = time.perf_counter()
-        for message in messages:
-            if message.error() is None:
-                codec.decode_as("PredictionEvent", message.value())
-                seen += 1
-    elapsed = time.perf_counter() - started
-    consumer.close()
-    return seen / elapsed
-
-
-def slo_throughput(bootstrap: str, prefix: str, tmp: Path) -> float:
-    slo = ServiceProcess(
-        "services.slo",
-        {
-            "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-            "WK_TOPIC_PREFIX": prefix,
-            "WK_SLO_IDLE_S": "600",
-            "WK_SLO_MAX_FUTURE_S": "3600",
-        },
-        tmp / "slo-throughput.log",
-    )
-    try:
-        slo.wait_healthy()
-        topic = prefix + "predictions"
-        started = None
-        while True:
-            done = slo.metric("wk_events_processed_total", service="slo", topic=topic)
-            if done and started is None:
-                started, first = time.perf_counter(), done
-            if done >= EVENTS:
-                return (done - first) / (time.perf_counter() - started)
-            time.sleep(0.05)
-    finally:
-        slo.stop()
+def slo_env(bootstrap: str, prefix: str) -> dict[str, str]:
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "WK_TOPIC_PREFIX": prefix,
+        "WK_SLO_IDLE_S": "600",
+        "WK_SLO_MAX_FUTURE_S": "3600",
+    }
 
 
 ALERT_RULES = """
@@ -182,8 +135,14 @@ def run(kafka_bootstrap: str) -> dict[str, float]:
     topics.apply(settings, prefix=prefix)
     with tempfile.TemporaryDirectory() as tmp:
         preload(settings, prefix)
-        top = ceiling(settings, prefix + "predictions")
-        ours = slo_throughput(kafka_bootstrap, prefix, Path(tmp))
+        top = ceiling(settings, prefix + "predictions", EVENTS)
+        ours = service_rate(
+            "services.slo",
+            slo_env(kafka_bootstrap, prefix),
+            Path(tmp) / "slo-throughput.log",
+            prefix + "predictions",
+            EVENTS,
+        )
         latencies = alert_latency(kafka_bootstrap, Path(tmp))
     print(
         table(

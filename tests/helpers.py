@@ -8,7 +8,7 @@ import uuid
 from watchkeeper.devstack import ServiceProcess, http_json, scrape
 from watchkeeper.settings import KafkaSettings
 
-__all__ = ["ServiceProcess", "consume", "http_json", "scrape"]
+__all__ = ["ServiceProcess", "consume", "http_json", "scrape", "wait_for"]
 
 
 def consume(settings: KafkaSettings, topic: str, count: int, timeout: float = 30.0) -> list:
@@ -40,3 +40,18 @@ def consume(settings: KafkaSettings, topic: str, count: int, timeout: float = 30
     finally:
         consumer.close()
     return messages
+
+
+def wait_for(predicate, timeout: float = 90.0, what: str = "condition"):
+    """Poll ``predicate`` until it returns something true; return that. The generous
+    default is for a shared CI machine, not a promise about speed."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            found = predicate()
+        except OSError:  # a request refused by a busy machine: ask again
+            found = None
+        if found:
+            return found
+        time.sleep(0.2)
+    raise AssertionError(f"timed out waiting for {what}")

@@ -17,7 +17,7 @@ from confluent_kafka import Consumer, Producer
 from watchkeeper.codec import Codec
 from watchkeeper.sdk import Emitter
 
-from .helpers import consume
+from .helpers import consume, wait_for
 
 pytestmark = pytest.mark.kafka
 CODEC = Codec()
@@ -47,15 +47,6 @@ def cost_env(tmp_path: Path, **extra: str) -> dict[str, str]:
         "WK_INSTANCE_ID": "it-1",
         **extra,
     }
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 class Reader:

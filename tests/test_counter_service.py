@@ -11,19 +11,10 @@ from confluent_kafka import Producer
 from watchkeeper.codec import Codec
 from watchkeeper.sdk import Emitter
 
-from .helpers import consume, http_json
+from .helpers import consume, http_json, wait_for
 
 pytestmark = pytest.mark.kafka
 CODEC = Codec()
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_counts_exactly_and_dead_letters_bad_messages(kafka_settings, prefix, start_service):

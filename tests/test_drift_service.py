@@ -17,7 +17,7 @@ from services.drift.references import read_all
 from watchkeeper.codec import Codec
 from watchkeeper.sdk import Emitter
 
-from .helpers import consume
+from .helpers import consume, wait_for
 
 pytestmark = pytest.mark.kafka
 CODEC = Codec()
@@ -31,15 +31,6 @@ def row(rng: random.Random, shift: float = 0.0) -> tuple[dict, dict]:
     numbers["f03"] += shift
     texts = {name: rng.choice(["a", "b", "c", "d"]) for name in CATEGORICAL}
     return numbers, texts
-
-
-def wait_for(predicate, timeout: float = 90.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def set_reference(

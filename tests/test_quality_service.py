@@ -14,7 +14,7 @@ from watchkeeper.devstack import http_json, scrape
 from watchkeeper.local_kafka import free_port
 from watchkeeper.sdk import Emitter
 
-from .helpers import consume
+from .helpers import consume, wait_for
 
 pytestmark = pytest.mark.kafka
 CODEC = Codec()
@@ -51,19 +51,6 @@ def start_quality(start_service, prefix: str, tmp_path: Path):
         WK_INSTANCE_ID="it-quality",
     )
     return service, f"http://127.0.0.1:{port}"
-
-
-def wait_for(predicate, timeout: float = 45.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            found = predicate()
-        except OSError:  # a request refused by a busy machine: ask again
-            found = None
-        if found:
-            return found
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def decoded(kafka_settings, topic: str, schema: str, count: int, timeout: float = 5) -> list:

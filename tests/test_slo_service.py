@@ -12,7 +12,7 @@ from confluent_kafka import Producer
 from watchkeeper.codec import Codec
 from watchkeeper.sdk import Emitter
 
-from .helpers import consume
+from .helpers import consume, wait_for
 
 pytestmark = pytest.mark.kafka
 CODEC = Codec()
@@ -27,15 +27,6 @@ def slo_env(**extra: str) -> dict[str, str]:
         "WK_INSTANCE_ID": "it-1",
         **extra,
     }
-
-
-def wait_for(predicate, timeout: float = 60.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return
-        time.sleep(0.2)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def windows(kafka_settings, prefix: str, count: int, timeout: float = 30) -> list[dict]:

@@ -10,14 +10,14 @@ from __future__ import annotations
 import csv
 import logging
 import threading
-import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
+from confluent_kafka import Producer
 
 from watchkeeper.settings import KafkaSettings
+from watchkeeper.table import TopicTable
 
 from .reference import Reference
 
@@ -40,9 +40,7 @@ class ReferenceStore:
         self._references: dict[tuple[str, str, str | None], Reference] = {}
         self.version = 0  # bumped at every change: readers re-check only when it moved
         self._lock = threading.Lock()
-        self._caught_up = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._follow, name="wk-references", daemon=True)
+        self._table = TopicTable(settings, topic, self._apply, name="wk-references")
         self.errors = 0
 
     def get(self, model: str, version: str, segment: str | None = None) -> Reference | None:
@@ -59,14 +57,14 @@ class ReferenceStore:
 
     def start(self, timeout: float = 60.0) -> ReferenceStore:
         """Read the topic to its end before returning, then follow it in the background."""
-        self._thread.start()
-        if not self._caught_up.wait(timeout):
-            raise TimeoutError(f"could not read {self.topic} to its end in {timeout:.0f} s")
+        if not self._table.start(timeout):
+            raise TimeoutError(
+                self._table.error or f"could not read {self.topic} to its end in {timeout:.0f} s"
+            )
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self._table.stop()
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         if key is None:
@@ -91,38 +89,6 @@ class ReferenceStore:
                     "unreadable reference skipped",
                     extra={"model": model, "version": version, "error": str(exc)},
                 )
-
-    def _follow(self) -> None:
-        consumer = Consumer(
-            self.settings.confluent(
-                **{
-                    "group.id": f"wk-references-{uuid.uuid4().hex}",
-                    "enable.auto.commit": False,
-                    "enable.partition.eof": True,
-                    "isolation.level": "read_committed",
-                }
-            )
-        )
-        try:
-            metadata = consumer.list_topics(self.topic, timeout=30).topics[self.topic]
-            partitions = list(metadata.partitions)
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
-            at_end: set[int] = set()
-            while not self._stop.is_set():
-                message = consumer.poll(0.2)
-                if message is None:
-                    continue
-                if message.error():
-                    if message.error().code() == KafkaError._PARTITION_EOF:
-                        at_end.add(message.partition())
-                        if len(at_end) == len(partitions):
-                            self._caught_up.set()
-                        continue
-                    log.warning("reference reader error", extra={"error": str(message.error())})
-                    continue
-                self._apply(message.key(), message.value())
-        finally:
-            consumer.close()
 
 
 def read_all(

@@ -26,15 +26,13 @@ from __future__ import annotations
 import json
 import logging
 import threading
-import uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import unquote
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
 from watchkeeper.codec import Codec, EventError
 from watchkeeper.settings import KafkaSettings
+from watchkeeper.table import TopicTable
 
 from . import metrics
 
@@ -47,68 +45,23 @@ class GateView:
         self.topic = topic
         self.codec = codec or Codec()
         self.gates: dict[str, dict[str, Any]] = {}
-        self.ready = threading.Event()
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="wk-gate-view", daemon=True)
-        self._error: str | None = None
+        self._table = TopicTable(kafka, topic, self._apply, name="wk-gate-view")
+        self.ready = self._table.ready
 
     def start(self, timeout: float = 60.0) -> GateView:
-        self._thread.start()
-        if not self.ready.wait(timeout):
+        if not self._table.start(timeout):
             log.warning("gate view not caught up yet", extra={"topic": self.topic})
         return self
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(5)
+        self._table.stop()
 
     def get(self, name: str) -> dict[str, Any] | None:
         return self.gates.get(name)
 
     def problem(self) -> str | None:
         """For /healthz: None when the view is current."""
-        if self._error:
-            return f"gate view failed: {self._error}"
-        if not self.ready.is_set():
-            return "gate view is still reading the gates topic"
-        return None
-
-    def _run(self) -> None:
-        consumer = Consumer(
-            self.kafka.confluent(
-                **{
-                    "group.id": f"gate-view-{uuid.uuid4().hex}",  # never commits: reads all
-                    "enable.auto.commit": False,
-                    "isolation.level": "read_committed",
-                    "enable.partition.eof": True,
-                }
-            )
-        )
-        try:
-            metadata = consumer.list_topics(self.topic, timeout=30)
-            partitions = sorted(metadata.topics[self.topic].partitions)
-            consumer.assign([TopicPartition(self.topic, p, OFFSET_BEGINNING) for p in partitions])
-            at_end: set[int] = set()
-            while not self._stop.is_set():
-                message = consumer.poll(0.2)
-                if message is None:
-                    continue
-                if message.error():
-                    if message.error().code() == KafkaError._PARTITION_EOF:
-                        at_end.add(message.partition())
-                        if len(at_end) == len(partitions) and not self.ready.is_set():
-                            log.info("gate view current", extra={"gates": len(self.gates)})
-                            self.ready.set()
-                        continue
-                    log.warning("gate view consume error", extra={"error": str(message.error())})
-                    continue
-                self._apply(message.key(), message.value())
-        except Exception as exc:  # the health check reports it; the service keeps running
-            self._error = str(exc)
-            log.exception("gate view stopped")
-        finally:
-            consumer.close()
+        return self._table.problem()
 
     def _apply(self, key: bytes | None, value: bytes | None) -> None:
         if value is None:

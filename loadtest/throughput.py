@@ -1,0 +1,65 @@
+"""A service's throughput beside the ceiling, measured on the same pre-loaded topic.
+
+The ceiling is a bare confluent-kafka batch consumer that reads and decodes, nothing else:
+no Python service on this stack can be faster, so ``service / ceiling`` says how much of
+the possible a service keeps, whatever else the machine is doing at the time.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from pathlib import Path
+
+from confluent_kafka import Consumer
+
+from watchkeeper.codec import Codec
+from watchkeeper.devstack import ServiceProcess
+from watchkeeper.settings import KafkaSettings
+
+
+def ceiling(settings: KafkaSettings, topic: str, events: int) -> float:
+    """Events/s of a batch consumer that reads and decodes ``events`` PredictionEvents."""
+    codec = Codec()
+    consumer = Consumer(
+        settings.confluent(
+            **{
+                "group.id": f"bench-ceiling-{uuid.uuid4().hex}",
+                "auto.offset.reset": "earliest",
+                "enable.auto.commit": False,
+                "isolation.level": "read_committed",
+            }
+        )
+    )
+    consumer.subscribe([topic])
+    seen, started = 0, None
+    while seen < events:
+        messages = consumer.consume(2000, 1.0)
+        if messages and started is None:
+            started = time.perf_counter()
+        for message in messages:
+            if message.error() is None:
+                codec.decode_as("PredictionEvent", message.value())
+                seen += 1
+    elapsed = time.perf_counter() - started
+    consumer.close()
+    return seen / elapsed
+
+
+def service_rate(module: str, env: dict[str, str], log: Path, topic: str, events: int) -> float:
+    """Start ``python -m <module>`` on a pre-loaded ``topic``; events/s from its first
+    processed event to its ``events``-th, read from its own /metrics."""
+    service = ServiceProcess(module, env, log)
+    name = module.rsplit(".", 1)[-1]
+    try:
+        service.wait_healthy()
+        started = None
+        while True:
+            done = service.metric("wk_events_processed_total", service=name, topic=topic)
+            if done and started is None:
+                started, first = time.perf_counter(), done
+            if done >= events:
+                return (done - first) / (time.perf_counter() - started)
+            time.sleep(0.05)
+    finally:
+        service.stop()
