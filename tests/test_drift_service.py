@@ -155,7 +155,7 @@ def test_a_drift_free_stream_of_100000_events_raises_nothing(
         timeout=180,
         what="100,000 predictions processed",
     )
-    assert drift.metric("wk_drift_evaluations_total", model="fraud", version="3") == 399
+    assert drift.metric("wk_drift_evaluations_total", model="fraud", version="3") == 200
     assert consume(kafka_settings, prefix + "alerts", 1, timeout=5) == []
     assert consume(kafka_settings, prefix + "retrain-requests", 1, timeout=2) == []
     assert drift.stop() == 0

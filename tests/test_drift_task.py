@@ -120,8 +120,8 @@ def test_a_stationary_stream_raises_nothing() -> None:
     events = [prediction(i, *features(rng)) for i in range(30_000)]
     alerts, retrains, reports = run(task, events)
     assert alerts == [] and retrains == []
-    # One report per step of 250 events, from the first with min_samples (500) values on.
-    assert len(reports) == 30_000 // 250 - 1
+    # One report per step of 500 events (min_samples is 500: every step reports).
+    assert len(reports) == 30_000 // 500
 
 
 def test_bad_values_are_counted_and_kept_out_of_the_statistics() -> None:
@@ -230,7 +230,7 @@ def test_pending_predictions_and_verdicts_survive_a_restore() -> None:
     second, _ = make_task(MonitorSettings(label_window=100, min_labels=50), reference=reference)
     for key, value in changes:
         second.restore(key, value)
-    assert len(second.pending) == 300
+    # The pending store is rebuilt (lazily, before the first event) from the packed log.
     second.process(
         "feedback",
         {
@@ -243,3 +243,9 @@ def test_pending_predictions_and_verdicts_survive_a_restore() -> None:
         },
     )
     assert second.pending.counts["joined"] == 1 and len(second.pending) == 299
+    # ... and a third restore, after that label, no longer holds e7.
+    third, _ = make_task(MonitorSettings(label_window=100, min_labels=50), reference=reference)
+    for key, value in changes + second.drain()[1]:
+        third.restore(key, value)
+    third.drain()
+    assert len(third.pending) == 299 and "e7" not in third.pending

@@ -25,6 +25,7 @@ Both are counted, never silent; so are labels for unknown or expired predictions
 
 from __future__ import annotations
 
+import uuid
 from collections import OrderedDict
 from typing import Any
 
@@ -86,3 +87,150 @@ class PendingPredictions:
 
     def drop(self, event_id: str) -> None:
         self._items.pop(event_id, None)
+
+
+class PendingLog:
+    """The changelog of a pending store, packed: one record per commit, not per prediction.
+
+    Writing one changelog record per pending prediction costs the broker (and librdkafka)
+    as much as the prediction itself costs us: at 20,000 predictions/s it cut a drift
+    worker's throughput by a quarter. Instead, the predictions that became pending between
+    two commits go out as one *batch* record, and the ones that left (labelled, expired,
+    evicted) as one *removals* record. A batch whose entries have all left is tombstoned,
+    and so is a removals record whose batches are all gone, so compaction keeps the log
+    about as large as the store.
+
+    Keys: ``pb\\0<id>`` (lines ``event_id \\x1f entry``), ``px\\0<id>`` (event ids).
+
+    >>> log = PendingLog()
+    >>> log.added("e1", "1000\\x1fs-legit"); log.added("e2", "1001\\x1fs-fraud")
+    >>> first = log.drain()
+    >>> [key[:3] for key, _ in first]
+    [b'pb\\x00']
+    >>> log.removed("e1"); log.removed("e2")
+    >>> [(key[:3], value is None) for key, value in log.drain()]
+    [(b'px\\x00', False), (b'pb\\x00', True), (b'px\\x00', True)]
+    >>> restored = PendingLog()
+    >>> for key, value in first: restored.restore(key, value)
+    >>> sorted(restored.finish())
+    [('e1', '1000\\x1fs-legit'), ('e2', '1001\\x1fs-fraud')]
+    """
+
+    def __init__(self) -> None:
+        self._new: dict[str, str] = {}  # pending since the last drain, not yet written
+        self._batch_of: dict[str, str] = {}  # written entries: event id -> batch id
+        self._live: dict[str, int] = {}  # batch id -> entries still pending
+        self._gone: list[str] = []  # written entries that left since the last drain
+        self._refs: dict[str, set[str]] = {}  # removals id -> batches it names
+        self._named_by: dict[str, set[str]] = {}  # batch id -> removals naming it
+        self._restoring: tuple[dict[str, dict[str, str]], dict[str, list[str]]] | None = None
+        self._stale: list[bytes] = []
+
+    def added(self, event_id: str, entry: str) -> None:
+        self._new[event_id] = entry
+
+    def removed(self, event_id: str) -> None:
+        if self._new.pop(event_id, None) is not None:
+            return  # came and went between two commits: never written
+        if event_id in self._batch_of:
+            self._gone.append(event_id)
+
+    @property
+    def restoring(self) -> bool:
+        return self._restoring is not None
+
+    def drain(self) -> list[tuple[bytes, bytes | None]]:
+        records: list[tuple[bytes, bytes | None]] = self.stale()
+        if self._new:
+            batch = uuid.uuid4().hex[:16]
+            lines = "\n".join(f"{k}\x1f{v}" for k, v in self._new.items())
+            records.append((b"pb\x00" + batch.encode(), lines.encode()))
+            for event_id in self._new:
+                self._batch_of[event_id] = batch
+            self._live[batch] = len(self._new)
+            self._new = {}
+        if self._gone:
+            removals = uuid.uuid4().hex[:16]
+            records.append((b"px\x00" + removals.encode(), "\n".join(self._gone).encode()))
+            touched: set[str] = set()
+            for event_id in self._gone:
+                batch = self._batch_of.pop(event_id, None)
+                if batch is not None:
+                    self._live[batch] -= 1
+                    touched.add(batch)
+            self._gone = []
+            self._refs[removals] = set(touched)
+            for batch in touched:
+                self._named_by.setdefault(batch, set()).add(removals)
+            for batch in touched:
+                if self._live[batch] == 0:
+                    records += self._retire(batch)
+        return records
+
+    def _retire(self, batch: str) -> list[tuple[bytes, bytes | None]]:
+        """Tombstone an emptied batch, and every removals record left naming nothing."""
+        del self._live[batch]
+        records: list[tuple[bytes, bytes | None]] = [(b"pb\x00" + batch.encode(), None)]
+        for removals in self._named_by.pop(batch, set()):
+            refs = self._refs.get(removals)
+            if refs is None:
+                continue
+            refs.discard(batch)
+            if not refs:
+                del self._refs[removals]
+                records.append((b"px\x00" + removals.encode(), None))
+        return records
+
+    # -- restore --------------------------------------------------------------------------
+
+    def restore(self, key: bytes, value: bytes | None) -> None:
+        if self._restoring is None:
+            self._restoring = ({}, {})
+        batches, removals = self._restoring
+        kind, _, ident = key.partition(b"\x00")
+        name = ident.decode()
+        if kind == b"pb":
+            if value is None:
+                batches.pop(name, None)
+            else:
+                batches[name] = dict(
+                    line.split("\x1f", 1) for line in value.decode().split("\n") if line
+                )
+        elif kind == b"px":
+            if value is None:
+                removals.pop(name, None)
+            else:
+                removals[name] = value.decode().split("\n")
+
+    def finish(self) -> list[tuple[str, str]]:
+        """After the last ``restore``: the entries still pending, in batch order."""
+        batches, removals = self._restoring or ({}, {})
+        self._restoring = None
+        gone = {event_id for ids in removals.values() for event_id in ids}
+        alive: list[tuple[str, str]] = []
+        for batch, entries in batches.items():
+            left = [(k, v) for k, v in entries.items() if k not in gone]
+            if not left:
+                self._gone_batch_on_next_drain(batch)
+                continue
+            self._live[batch] = len(left)
+            for event_id, _ in left:
+                self._batch_of[event_id] = batch
+            alive += left
+        for name, ids in removals.items():
+            named = {b for b in batches if any(i in batches[b] for i in ids)} & set(self._live)
+            if named:
+                self._refs[name] = named
+                for batch in named:
+                    self._named_by.setdefault(batch, set()).add(name)
+            else:
+                self._stale.append(b"px\x00" + name.encode())
+        return alive
+
+    def _gone_batch_on_next_drain(self, batch: str) -> None:
+        self._stale.append(b"pb\x00" + batch.encode())
+
+    def stale(self) -> list[tuple[bytes, None]]:
+        """Records found empty at restore, to tombstone with the next commit."""
+        found, self._stale = self._stale, []
+        return [(key, None) for key in found]

@@ -39,22 +39,26 @@ class Stream:
 
     def __init__(self, detector: Any) -> None:
         self.detector = detector
+        self.adwin = isinstance(detector, drift.ADWIN)
         # What ADWIN held right after its last detection (mean, values): the data on the
         # new side of the change, before the reset throws it away.
         self.after: tuple[float, int] | None = None
-        if isinstance(detector, drift.ADWIN):
-            self.update = self._adwin
-            self._rust = detector._helper.update
-        else:
-            self.update = self._generic
+        # ``step(x)`` is the hot call: for ADWIN the Rust window's own update (no Python
+        # frame in between); when it returns true, call ``signal()`` once.
+        self.step = detector._helper.update if self.adwin else self._generic
 
-    def _adwin(self, x: float) -> bool:
-        if self._rust(x):
+    def signal(self) -> None:
+        """The last ``step`` detected a change: keep what it saw, then start afresh."""
+        if self.adwin:
             helper = self.detector._helper
             width = helper.get_width()
-            self.after = (helper.get_total() / width if width else x, int(width))
-            self.detector._reset()  # as river's wrapper does: start afresh after a change
-            self._rust = self.detector._helper.update
+            self.after = (helper.get_total() / width if width else 0.0, int(width))
+            self.detector._reset()  # as river's wrapper does after a change
+            self.step = self.detector._helper.update
+
+    def update(self, x: float) -> bool:
+        if self.step(x):
+            self.signal()
             return True
         return False
 

@@ -150,8 +150,10 @@ class ModelMonitor:
                 continue
             feature.append(value)
             stream = feature.stream
-            if stream is not None and stream.update(value) and feature.detected():
-                changed = True
+            if stream is not None and stream.step(value):
+                stream.signal()
+                if feature.detected():
+                    changed = True
         get = texts.get
         for name, feature in self.categorical:
             value = get(name)

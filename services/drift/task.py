@@ -25,7 +25,7 @@ from typing import Any
 
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.join import PendingPredictions
+from watchkeeper.join import PendingLog, PendingPredictions
 from watchkeeper.runtime.batch import Output
 
 from . import metrics
@@ -80,6 +80,7 @@ class DriftTask:
         self._dirty: set[MonitorKey] = set()
         self._states: dict[MonitorKey, dict[str, Any]] = {}  # restored, for monitors to come
         self._reported = {"expired": 0, "evicted": 0}  # pending counts already in metrics
+        self.pending_log = PendingLog()
         self._key_texts: dict[tuple[MonitorKey, ...], str] = {}
         self._keys_of: dict[str, list[MonitorKey]] = {}
 
@@ -135,7 +136,15 @@ class DriftTask:
 
     # -- events -------------------------------------------------------------------------
 
+    def _finish_restore(self) -> None:
+        for event_id, line in self.pending_log.finish():
+            event_ms, encoded, text = line.split("\x1f", 2)
+            self._remember(text)
+            self.pending.restore(event_id, (text, encoded), int(event_ms))
+
     def process(self, topic: str, record: dict[str, Any]) -> None:
+        if self.pending_log.restoring:
+            self._finish_restore()
         if topic == "predictions":
             self._prediction(record)
         else:
@@ -160,10 +169,8 @@ class DriftTask:
             encoded = f"s{predicted}" if isinstance(predicted, str) else f"f{predicted!r}"
             event_id = record["event_id"]
             for gone in self.pending.add(event_id, (text, encoded), event_ms):
-                self._changes[b"p\x00" + gone.encode()] = None
-            self._changes[b"p\x00" + event_id.encode()] = (
-                f"{event_ms}\x1f{encoded}\x1f{text}".encode()
-            )
+                self.pending_log.removed(gone)
+            self.pending_log.added(event_id, f"{event_ms}\x1f{encoded}\x1f{text}")
 
     def _feedback(self, record: dict[str, Any]) -> None:
         event_id = record["event_id"]
@@ -173,7 +180,7 @@ class DriftTask:
             metrics.LABELS.labels("unknown").inc()
             return
         metrics.LABELS.labels("joined").inc()
-        self._changes[b"p\x00" + event_id.encode()] = None
+        self.pending_log.removed(event_id)
         text, encoded = item
         keys = self._keys_of.get(text) or self._remember(text)
         predicted: Any = encoded[1:] if encoded[0] == "s" else float(encoded[1:])
@@ -397,6 +404,9 @@ class DriftTask:
                     monitor.state()
                 ).encode()
         self._dirty.clear()
+        if self.pending_log.restoring:
+            self._finish_restore()
+        self._changes.update(self.pending_log.drain())
         self._count_pending()
         outputs, self._outputs = self._outputs, []
         changes, self._changes = list(self._changes.items()), {}
@@ -404,14 +414,8 @@ class DriftTask:
 
     def restore(self, key: bytes, value: bytes | None) -> None:
         kind, _, rest = key.partition(b"\x00")
-        if kind == b"p":
-            event_id = rest.decode()
-            if value is None:
-                self.pending.drop(event_id)
-                return
-            event_ms, encoded, text = value.decode().split("\x1f", 2)
-            self._remember(text)
-            self.pending.restore(event_id, (text, encoded), int(event_ms))
+        if kind in (b"pb", b"px"):
+            self.pending_log.restore(key, value)
         elif kind == b"m":
             monitor_key = tuple(json.loads(rest))
             if value is None:
