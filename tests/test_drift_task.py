@@ -249,3 +249,48 @@ def test_pending_predictions_and_verdicts_survive_a_restore() -> None:
         third.restore(key, value)
     third.drain()
     assert len(third.pending) == 299 and "e7" not in third.pending
+
+
+def test_the_stacked_evaluation_gives_each_feature_its_own_answer() -> None:
+    # evaluate_numeric stacks features of different bin counts (padded edges) and searches
+    # sorted rows; each row must match the feature evaluated alone.
+    from services.drift.features import evaluate_numeric
+    from services.drift.monitor import ModelMonitor
+
+    rng = random.Random(11)
+    rows = [
+        {
+            "wide": rng.gauss(0, 1),
+            "narrow": float(rng.choice([1, 2, 3])),
+            "skewed": rng.expovariate(1),
+        }
+        for _ in range(4000)
+    ]
+    monitor = ModelMonitor(("m", "1", None), MonitorSettings(), build("m", "1", rows, "test"))
+    widths = {len(f.edges) for _, f in monitor.numeric}
+    assert len(widths) > 1, "the test needs features with different bin counts"
+    for i in range(1000):
+        shift = 0.8 if i > 600 else 0.0
+        monitor.observe(
+            {
+                "num_features": {
+                    "wide": rng.gauss(shift, 1),
+                    "narrow": float(rng.choice([1, 2, 3])),
+                    "skewed": rng.expovariate(1) + shift,
+                },
+                "cat_features": {},
+                "prediction_label": None,
+                "prediction_value": None,
+                "score": None,
+            }
+        )
+    features = [f for _, f in monitor.numeric]
+    stacked = evaluate_numeric(features)
+    for feature, together in zip(features, stacked, strict=True):
+        alone = feature.evaluate()
+        assert together.feature == alone.feature
+        for name in ("psi", "distance", "p_value", "wasserstein"):
+            assert getattr(together, name) == pytest.approx(
+                getattr(alone, name), rel=1e-9, abs=1e-12
+            )
+    assert any(r.psi > 0.1 for r in stacked) and any(r.psi < 0.1 for r in stacked)

@@ -76,6 +76,9 @@ class DriftTask:
         self.pending = PendingPredictions(config.max_pending, config.label_horizon_ms)
         self.caps = metrics.SeriesCap(config.max_metric_series)
         self._outputs: list[Output] = []
+        # Alerts and retrain requests leave at the next commit; drift reports and references
+        # ride with the interval commit (a commit per report would cost more than the work).
+        self._urgent = False
         self._changes: dict[bytes, bytes | None] = {}
         self._dirty: set[MonitorKey] = set()
         self._states: dict[MonitorKey, dict[str, Any]] = {}  # restored, for monitors to come
@@ -342,6 +345,7 @@ class DriftTask:
             ends_at_ms=event_ms,
         )
         self._outputs.append(Output("alerts", fp.encode(), self.codec.encode("Alert", record)))
+        self._urgent = True
         metrics.ALERTS.labels(finding.alertname, finding.status).inc()
         self._dirty.add(monitor.key)
         if finding.status == "firing":
@@ -384,6 +388,7 @@ class DriftTask:
         self._outputs.append(
             Output("retrain-requests", model.encode(), self.codec.encode("RetrainRequest", request))
         )
+        self._urgent = True
         metrics.RETRAIN.labels(model, reason).inc()
 
     def _remember(self, text: str) -> list[MonitorKey]:
@@ -394,7 +399,7 @@ class DriftTask:
     # -- engine hand-off ----------------------------------------------------------------
 
     def pending_output(self) -> bool:
-        return bool(self._outputs)
+        return self._urgent
 
     def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
         for key in self._dirty:
@@ -409,6 +414,7 @@ class DriftTask:
         self._changes.update(self.pending_log.drain())
         self._count_pending()
         outputs, self._outputs = self._outputs, []
+        self._urgent = False
         changes, self._changes = list(self._changes.items()), {}
         return outputs, changes
 
