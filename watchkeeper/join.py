@@ -89,6 +89,27 @@ class PendingPredictions:
         self._items.pop(event_id, None)
 
 
+# Characters in one changelog record (at most four bytes each in UTF-8): well under the
+# 1 MB that Kafka's broker and producer accept by default.
+MAX_RECORD_CHARS = 200_000
+
+
+def _spans(lines: list[str], limit: int = MAX_RECORD_CHARS) -> list[tuple[int, int]]:
+    """Cut ``lines`` into runs whose joined length stays under ``limit``.
+
+    >>> _spans(["aaaa", "bb", "cccc", "d"], limit=8)
+    [(0, 2), (2, 4)]
+    """
+    spans, start, size = [], 0, 0
+    for i, line in enumerate(lines):
+        if i > start and size + len(line) + 1 > limit:
+            spans.append((start, i))
+            start, size = i, 0
+        size += len(line) + 1
+    spans.append((start, len(lines)))
+    return spans
+
+
 class PendingLog:
     """The changelog of a pending store, packed: one record per commit, not per prediction.
 
@@ -96,7 +117,8 @@ class PendingLog:
     as much as the prediction itself costs us: at 20,000 predictions/s it cut a drift
     worker's throughput by a quarter. Instead, the predictions that became pending between
     two commits go out as one *batch* record, and the ones that left (labelled, expired,
-    evicted) as one *removals* record. A batch whose entries have all left is tombstoned,
+    evicted) as one *removals* record (several when there are more than a record may
+    hold: see ``MAX_RECORD_CHARS``). A batch whose entries have all left is tombstoned,
     and so is a removals record whose batches are all gone, so compaction keeps the log
     about as large as the store.
 
@@ -142,27 +164,33 @@ class PendingLog:
     def drain(self) -> list[tuple[bytes, bytes | None]]:
         records: list[tuple[bytes, bytes | None]] = self.stale()
         if self._new:
-            batch = uuid.uuid4().hex[:16]
-            lines = "\n".join(f"{k}\x1f{v}" for k, v in self._new.items())
-            records.append((b"pb\x00" + batch.encode(), lines.encode()))
-            for event_id in self._new:
-                self._batch_of[event_id] = batch
-            self._live[batch] = len(self._new)
+            lines = [f"{k}\x1f{v}" for k, v in self._new.items()]
+            ids = list(self._new)
+            for start, end in _spans(lines):
+                batch = uuid.uuid4().hex[:16]
+                records.append((b"pb\x00" + batch.encode(), "\n".join(lines[start:end]).encode()))
+                for event_id in ids[start:end]:
+                    self._batch_of[event_id] = batch
+                self._live[batch] = end - start
             self._new = {}
         if self._gone:
-            removals = uuid.uuid4().hex[:16]
-            records.append((b"px\x00" + removals.encode(), "\n".join(self._gone).encode()))
-            touched: set[str] = set()
-            for event_id in self._gone:
-                batch = self._batch_of.pop(event_id, None)
-                if batch is not None:
-                    self._live[batch] -= 1
-                    touched.add(batch)
+            emptied: set[str] = set()
+            for start, end in _spans(self._gone):
+                chunk = self._gone[start:end]
+                removals = uuid.uuid4().hex[:16]
+                records.append((b"px\x00" + removals.encode(), "\n".join(chunk).encode()))
+                touched: set[str] = set()
+                for event_id in chunk:
+                    batch = self._batch_of.pop(event_id, None)
+                    if batch is not None:
+                        self._live[batch] -= 1
+                        touched.add(batch)
+                self._refs[removals] = touched
+                for batch in touched:
+                    self._named_by.setdefault(batch, set()).add(removals)
+                emptied |= touched
             self._gone = []
-            self._refs[removals] = set(touched)
-            for batch in touched:
-                self._named_by.setdefault(batch, set()).add(removals)
-            for batch in touched:
+            for batch in emptied:
                 if self._live[batch] == 0:
                     records += self._retire(batch)
         return records

@@ -13,6 +13,7 @@ from typing import Any, NamedTuple
 from fastavro import schemaless_reader, schemaless_writer
 
 from ._fastcheck import compile_fast_constraints, compile_fast_type_check
+from ._fastread import Unsupported, compile_reader
 from ._registry import SchemaRegistry, SchemaVersion
 from ._validate import compile_constraints, compile_type_check
 from .errors import EventError
@@ -33,6 +34,9 @@ class _Reader(NamedTuple):
     reader_parsed: dict[str, Any] | None  # None when writer == reader: no resolution needed
     rules_ok: Callable[[Mapping[str, Any]], bool]
     constraints: Callable[[Mapping[str, Any]], None]
+    # A generated reader for the newest version's own bytes (see _fastread); None where
+    # fastavro reads alone (older writers, whose records need resolving).
+    fast: Callable[[bytes, int], tuple[dict[str, Any], int]] | None
 
 
 class _Writer(NamedTuple):
@@ -78,10 +82,19 @@ class Codec:
                 compile_type_check(latest.raw),
                 constraints,
             )
+            try:
+                fast = compile_reader(latest.raw)
+            except Unsupported:
+                fast = None
             for version in self.registry.versions(name):
                 same = version.fingerprint == latest.fingerprint
                 self._readers[version.fingerprint] = _Reader(
-                    version, latest, None if same else latest.parsed, rules_ok, constraints
+                    version,
+                    latest,
+                    None if same else latest.parsed,
+                    rules_ok,
+                    constraints,
+                    fast if same else None,
                 )
 
     # -- encoding ---------------------------------------------------------------------
@@ -152,6 +165,25 @@ class Codec:
         return reader
 
     def _body(self, reader: _Reader, data: bytes) -> dict[str, Any]:
+        record = None
+        if reader.fast is not None:
+            try:
+                record, end = reader.fast(data, HEADER_SIZE)
+            except Exception:  # the fast path gives up: fastavro decides, and names the error
+                record = None
+            else:
+                if end != len(data):
+                    record = None
+        if record is None:
+            record = self._read(reader, data)
+        if not reader.rules_ok(record):
+            try:
+                reader.constraints(record)
+            except ValueError as exc:
+                raise EventError("invalid", str(exc)) from None
+        return record
+
+    def _read(self, reader: _Reader, data: bytes) -> dict[str, Any]:
         buffer = io.BytesIO(data)
         buffer.seek(HEADER_SIZE)
         try:
@@ -172,9 +204,4 @@ class Codec:
             raise EventError(
                 "corrupt", f"{reader.writer.label}: {left} bytes left after the record"
             )
-        if not reader.rules_ok(record):
-            try:
-                reader.constraints(record)
-            except ValueError as exc:
-                raise EventError("invalid", str(exc)) from None
         return record
