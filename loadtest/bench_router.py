@@ -8,9 +8,10 @@ to one webhook receiver, on paths of their own. Timeline (group_wait 0s, group_i
 5s, grouped by alertname and model):
 
 * t=0   burst: 8 models x 4 alerts at once;        t=3  4 late alerts join 4 groups
-* t=2   3 alerts start flapping (a change every second, 10 changes, ending firing)
+* t=2   3 alerts start flapping (then a change every second from t=3.5, 10 changes,
+        ending firing; no event falls on a group tick, where the order would be a race)
 * t=7   the alerts of 4 models resolve (told at the t=10 flush); t=10.5 they fire again
-* t=20  everything still firing resolves; then quiet until every system has settled
+* t=20.5 everything still firing resolves; then quiet until every system has settled
 
 Before it, one warm-up alert goes through all three (connections, first produce); it is
 left out of the figures.
@@ -221,12 +222,15 @@ def play(feeder: Feeder) -> float:
         (7.0, [(fp, lab, False) for fp, lab in first_four]),
         (10.5, [(fp, lab, True) for fp, lab in first_four]),
     ]
-    for step in range(11):  # t = 2 .. 12: the flappers change every second
-        script.append((2.0 + step, [(fp, lab, step % 2 == 0) for fp, lab in flappy.items()]))
+    # The flappers' groups start at t=2 and tick at 7, 12, 17: a change at a tick would race
+    # it (and either system could win), so after the first they change on the half second.
+    for step in range(11):  # t = 2, then 3.5 .. 12.5
+        at = 2.0 if step == 0 else 2.5 + step
+        script.append((at, [(fp, lab, step % 2 == 0) for fp, lab in flappy.items()]))
     for t, changes in sorted(script, key=lambda item: item[0]):
         time.sleep(max(0.0, begin + t - time.time()))
         feeder.events(changes)
-    time.sleep(max(0.0, begin + 20 - time.time()))
+    time.sleep(max(0.0, begin + 20.5 - time.time()))  # off the burst groups' tick at 20
     still = [(fp, labels[fp], False) for fp in labels] + [
         (fp, lab, False) for fp, lab in late.items()
     ]
