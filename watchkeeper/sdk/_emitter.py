@@ -93,6 +93,7 @@ class Emitter:
         self.buffer_size = buffer_size
         self.close_timeout_s = close_timeout_s
         window, backlog = split_capacity(buffer_size)
+        self._window = window
         self._drops: dict[str, int] = {}
         self._drop_lock = threading.Lock()
         self._emitted = 0
@@ -264,7 +265,9 @@ class Emitter:
         """Events held now: in librdkafka's queue or in the backlog behind it."""
         if self._closed:
             return 0
-        return len(self._producer) + len(self._backlog)
+        # librdkafka's queue length also counts its own requests (while it connects, say),
+        # and it never holds more events than its window: that caps the first term.
+        return min(len(self._producer), self._window) + len(self._backlog)
 
     def flush(self, timeout: float = 5.0) -> int:
         """Wait up to ``timeout`` s for everything held to be delivered; return what is left."""
