@@ -246,3 +246,15 @@ def test_an_empty_map_in_a_long_varint_ends_where_fastavro_says() -> None:
     data = bytes([0x80, 0x00, 0x02])
     assert outcome(compile_reader(schema), data) == fastavro_outcome(parse_schema(schema), data)
     assert outcome(compile_reader(schema), data) == repr({"x": {}, "n": 1})
+
+
+def test_a_hostile_item_count_gives_up_at_once() -> None:
+    # An array of nulls takes no bytes per item: a count of 2**62 must not spin the loop.
+    schema = {
+        "type": "record",
+        "name": "H",
+        "fields": [{"name": "a", "type": {"type": "array", "items": "null"}}],
+    }
+    huge = bytes([0xFE, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x7F]) + b"\x00"
+    with pytest.raises(Exception, match="more items than bytes"):
+        compile_reader(schema)(huge, 0)

@@ -289,6 +289,9 @@ def _read_blocks(
     gen.emit(indent + 2, "break")
     gen.emit(indent + 1, f"if {count} < 0:")
     gen.emit(indent + 2, 'raise Unexpected("block with a byte count")')
+    # Every item but a null takes a byte: a hostile count cannot keep the loop spinning.
+    gen.emit(indent + 1, f"if {count} > size - pos:")
+    gen.emit(indent + 2, 'raise Unexpected("more items than bytes")')
     gen.emit(indent + 1, f"for _ in range({count}):")
     if keyed:
         _read_bytes(gen, key, indent + 2, text=True)
