@@ -21,20 +21,16 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
-from watchkeeper import topics
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import ServiceProcess
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
-from .harness import percentile, table, write_results
-from .throughput import ceiling, service_rate
+from .harness import latency_table, percentile, write_results
+from .throughput import CATEGORIES, EVENTS, FEATURES, fresh_prefix, loading, measure, rate_table
 
-EVENTS = 150_000
 MODELS = 8
 QUOTAS = 30
-FEATURES = {f"f{i:02d}": i * 1.5 for i in range(20)}
-CATEGORIES = {f"c{i}": f"value-{i}" for i in range(5)}
 COST_FILE = """
 llm:
   gpt-4o-mini: {input: 0.15, output: 0.60, cached: 0.075}
@@ -53,52 +49,49 @@ budgets:
 def preload(settings: KafkaSettings, prefix: str) -> None:
     """Half the models are LLMs (priced by tokens), half are priced by compute from
     telemetry; 20 tenants, 500 users, 3 use cases, 2 regions, repeated inputs."""
-    emitter = Emitter(settings, prefix=prefix, client_id="bench-cost-load", buffer_size=400_000)
     now = int(time.time() * 1000) - 120_000  # two minutes of traffic, ending now
-    for m in range(MODELS):
-        for second in range(0, 121, 15):
-            emitter.telemetry(
-                host=f"node-{m}",
-                model=f"model-{m}",
+    with loading(settings, prefix, "cost") as emitter:
+        for m in range(MODELS):
+            for second in range(0, 121, 15):
+                emitter.telemetry(
+                    host=f"node-{m}",
+                    model=f"model-{m}",
+                    version="1",
+                    replicas=2,
+                    hourly_price_usd=1.006,
+                    event_time_ms=now + second * 1000,
+                )
+        for i in range(EVENTS):
+            model = i % MODELS
+            llm = None
+            if model % 2:
+                llm = {
+                    "provider_model": "gpt-4o-mini" if model % 4 == 1 else "gemini-2.5-pro",
+                    "tokens_in": 800 + i % 400,
+                    "tokens_out": 150 + i % 90,
+                    "tokens_cached": 256 if i % 3 == 0 else 0,
+                }
+            emitter.prediction(
+                model=f"model-{model}",
                 version="1",
-                replicas=2,
-                hourly_price_usd=1.006,
-                event_time_ms=now + second * 1000,
+                latency_ms=5.0 + (i * 7919) % 300,
+                status="ERROR" if i % 97 == 0 else "OK",
+                num_features=FEATURES,
+                cat_features=CATEGORIES,
+                region=("eu-west-1", "us-east-1")[i % 2],
+                tenant=f"tenant-{i % 20}",
+                user_id=f"user-{i % 500}",
+                use_case=("chat", "search", "summary")[i % 3],
+                llm=llm,
+                input_hash=f"h{i % 5000}",
+                event_time_ms=now + i * 120_000 // EVENTS,
             )
-    for i in range(EVENTS):
-        model = i % MODELS
-        llm = None
-        if model % 2:
-            llm = {
-                "provider_model": "gpt-4o-mini" if model % 4 == 1 else "gemini-2.5-pro",
-                "tokens_in": 800 + i % 400,
-                "tokens_out": 150 + i % 90,
-                "tokens_cached": 256 if i % 3 == 0 else 0,
-            }
-        emitter.prediction(
-            model=f"model-{model}",
-            version="1",
-            latency_ms=5.0 + (i * 7919) % 300,
-            status="ERROR" if i % 97 == 0 else "OK",
-            num_features=FEATURES,
-            cat_features=CATEGORIES,
-            region=("eu-west-1", "us-east-1")[i % 2],
-            tenant=f"tenant-{i % 20}",
-            user_id=f"user-{i % 500}",
-            use_case=("chat", "search", "summary")[i % 3],
-            llm=llm,
-            input_hash=f"h{i % 5000}",
-            event_time_ms=now + i * 120_000 // EVENTS,
-        )
-    assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
 
 
-def cost_env(bootstrap: str, prefix: str, tmp: Path) -> dict[str, str]:
+def cost_env(tmp: Path) -> dict[str, str]:
     path = tmp / "cost.yaml"
     path.write_text(COST_FILE)
     return {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "WK_TOPIC_PREFIX": prefix,
         "WK_COST_CONFIG": str(path),
         "WK_COST_MAX_FUTURE_S": "3600",
         "WK_INSTANCE_ID": f"bench-{uuid.uuid4().hex[:6]}",
@@ -107,10 +100,10 @@ def cost_env(bootstrap: str, prefix: str, tmp: Path) -> dict[str, str]:
 
 def quota_latency(bootstrap: str, tmp: Path) -> list[float]:
     settings = KafkaSettings(bootstrap_servers=bootstrap)
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    topics.apply(settings, prefix=prefix)
+    prefix = fresh_prefix(settings)
     codec = Codec()
-    cost = ServiceProcess("services.cost", cost_env(bootstrap, prefix, tmp), tmp / "cost-quota.log")
+    env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix, **cost_env(tmp)}
+    cost = ServiceProcess("services.cost", env, tmp / "cost-quota.log")
     reader = Consumer(
         settings.confluent(
             **{
@@ -154,51 +147,25 @@ def quota_latency(bootstrap: str, tmp: Path) -> list[float]:
 
 def run(kafka_bootstrap: str) -> dict[str, float]:
     settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    topics.apply(settings, prefix=prefix)
+    prefix = fresh_prefix(settings)
     with tempfile.TemporaryDirectory() as tmp:
         preload(settings, prefix)
-        top = ceiling(settings, prefix + "predictions", EVENTS)
-        ours = service_rate(
-            "services.cost",
-            cost_env(kafka_bootstrap, prefix, Path(tmp)),
-            Path(tmp) / "cost-throughput.log",
-            prefix + "predictions",
-            EVENTS,
+        figures = measure(
+            settings, prefix, "services.cost", cost_env(Path(tmp)), Path(tmp) / "cost.log"
         )
         latencies = quota_latency(kafka_bootstrap, Path(tmp))
-    print(
-        table(
-            f"cost: {EVENTS:,} predictions (half LLM, half compute; 20 tenants, 500 users, "
-            f"{MODELS} models), one process",
-            ["reader", "events/s", "x ceiling"],
-            [
-                ["decode-only batch consumer (ceiling)", top, 1.0],
-                ["services.cost", ours, ours / top],
-            ],
-        )
+    title = (
+        f"cost: {EVENTS:,} predictions (half LLM, half compute; 20 tenants, 500 users, "
+        f"{MODELS} models), one process"
     )
-    print(
-        table(
-            f"hard cap, crossing request -> EXCEEDED on cost-quotas, n={len(latencies)}",
-            ["p50 ms", "p90 ms", "p99 ms", "max ms"],
-            [
-                [
-                    percentile(latencies, 0.5),
-                    percentile(latencies, 0.9),
-                    percentile(latencies, 0.99),
-                    latencies[-1],
-                ]
-            ],
-        )
+    print(rate_table(title, "services.cost", figures))
+    print(latency_table("hard cap, crossing request -> EXCEEDED on cost-quotas", latencies))
+    figures.update(
+        {
+            "quota_latency_p50_ms": percentile(latencies, 0.5),
+            "quota_latency_p99_ms": percentile(latencies, 0.99),
+            "quotas_measured": len(latencies),
+        }
     )
-    figures = {
-        "events_per_s": ours,
-        "ceiling_events_per_s": top,
-        "ratio": ours / top,
-        "quota_latency_p50_ms": percentile(latencies, 0.5),
-        "quota_latency_p99_ms": percentile(latencies, 0.99),
-        "quotas_measured": len(latencies),
-    }
     print(f"-> {write_results('cost', figures)}")
     return figures

@@ -1,7 +1,7 @@
 """fairness: throughput beside the raw ceiling of the same run.
 
 The same pre-loaded topic is read twice: by a bare confluent-kafka batch consumer that
-only decodes (the ceiling, ``bench_slo.ceiling``), then by ``python -m services.fairness``
+only decodes (the ceiling, ``throughput.ceiling``), then by ``python -m services.fairness``
 counting every decision for two protected attributes and holding it for its label
 (``PendingPredictions`` and its changelog, as in production), in transactions.
 Ratio = fairness / ceiling.
@@ -13,20 +13,14 @@ from __future__ import annotations
 
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from watchkeeper import topics
-from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
-from .bench_slo import EVENTS
-from .harness import table, write_results
-from .throughput import ceiling, service_rate
+from .harness import write_results
+from .throughput import CATEGORIES, EVENTS, FEATURES, fresh_prefix, loading, measure, rate_table
 
 MODELS = 8
-FEATURES = {f"f{i:02d}": i * 1.5 for i in range(20)}
-CATEGORIES = {f"c{i}": f"value-{i}" for i in range(5)}
 SETTINGS = """
 defaults:
   window: 10s
@@ -39,58 +33,34 @@ AGES = ("18-29", "30-44", "45-64", "65+")
 
 
 def preload(settings: KafkaSettings, prefix: str) -> None:
-    emitter = Emitter(settings, prefix=prefix, client_id="bench-fairness-load", buffer_size=400_000)
     now = int(time.time() * 1000) - 120_000  # two minutes of traffic, ending now
-    for i in range(EVENTS):
-        emitter.prediction(
-            model=f"model-{i % MODELS}",
-            version="1",
-            latency_ms=5.0,
-            label="approve" if i % 3 else "deny",
-            num_features=FEATURES,
-            cat_features=CATEGORIES,
-            segments={"gender": GENDERS[i % 3], "age_band": AGES[i % 4]},
-            event_time_ms=now + i * 120_000 // EVENTS,
-        )
-    assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
-
-
-def fairness_env(bootstrap: str, prefix: str, tmp: Path) -> dict[str, str]:
-    config = tmp / "fairness.yaml"
-    config.write_text(SETTINGS)
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "WK_TOPIC_PREFIX": prefix,
-        "WK_FAIRNESS_CONFIG": str(config),
-        "WK_FAIRNESS_IDLE_S": "600",
-    }
+    with loading(settings, prefix, "fairness") as emitter:
+        for i in range(EVENTS):
+            emitter.prediction(
+                model=f"model-{i % MODELS}",
+                version="1",
+                latency_ms=5.0,
+                label="approve" if i % 3 else "deny",
+                num_features=FEATURES,
+                cat_features=CATEGORIES,
+                segments={"gender": GENDERS[i % 3], "age_band": AGES[i % 4]},
+                event_time_ms=now + i * 120_000 // EVENTS,
+            )
 
 
 def run(kafka_bootstrap: str) -> dict[str, float]:
     settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    topics.apply(settings, prefix=prefix)
+    prefix = fresh_prefix(settings)
     with tempfile.TemporaryDirectory() as tmp:
+        config = Path(tmp) / "fairness.yaml"
+        config.write_text(SETTINGS)
+        env = {"WK_FAIRNESS_CONFIG": str(config), "WK_FAIRNESS_IDLE_S": "600"}
         preload(settings, prefix)
-        top = ceiling(settings, prefix + "predictions", EVENTS)
-        ours = service_rate(
-            "services.fairness",
-            fairness_env(kafka_bootstrap, prefix, Path(tmp)),
-            Path(tmp) / "fairness-throughput.log",
-            prefix + "predictions",
-            EVENTS,
-        )
-    print(
-        table(
-            f"fairness: {EVENTS:,} predictions ({MODELS} models, 2 protected attributes, "
-            "each held for its label), one process",
-            ["reader", "events/s", "x ceiling"],
-            [
-                ["decode-only batch consumer (ceiling)", top, 1.0],
-                ["services.fairness", ours, ours / top],
-            ],
-        )
+        figures = measure(settings, prefix, "services.fairness", env, Path(tmp) / "fairness.log")
+    title = (
+        f"fairness: {EVENTS:,} predictions ({MODELS} models, 2 protected attributes, "
+        "each held for its label), one process"
     )
-    figures = {"events_per_s": ours, "ceiling_events_per_s": top, "ratio": ours / top}
+    print(rate_table(title, "services.fairness", figures))
     print(f"-> {write_results('fairness', figures)}")
     return figures

@@ -6,22 +6,18 @@ baseline_produce_median_us (and the p99s, the unreachable case and ratios).
 
 from __future__ import annotations
 
-import uuid
-
 from confluent_kafka import Producer
 
-from watchkeeper import topics
 from watchkeeper.codec import Codec
 from watchkeeper.local_kafka import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
 from .harness import per_call_us, summary, table, write_results
+from .throughput import CATEGORIES, FEATURES, fresh_prefix
 
 EVENTS = 30_000
 WARMUP = 3_000
-FEATURES = {f"f{i:02d}": i * 1.5 for i in range(20)}
-CATEGORIES = {f"c{i}": f"value-{i}" for i in range(5)}
 
 
 def _emit(sdk: Emitter):
@@ -42,8 +38,7 @@ def _emit(sdk: Emitter):
 
 def run(kafka_bootstrap: str) -> dict[str, float]:
     settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    topics.apply(settings, prefix=prefix)
+    prefix = fresh_prefix(settings)
 
     sdk = Emitter(settings, prefix=prefix, client_id="bench-sdk", buffer_size=200_000)
     per_call_us(_emit(sdk), WARMUP)

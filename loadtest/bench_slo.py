@@ -15,47 +15,32 @@ from __future__ import annotations
 
 import tempfile
 import time
-import uuid
 from pathlib import Path
 
-from watchkeeper import topics
 from watchkeeper.devstack import ServiceProcess, WebhookReceiver
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
-from .harness import percentile, table, write_results
-from .throughput import ceiling, service_rate
+from .harness import latency_table, percentile, write_results
+from .throughput import CATEGORIES, EVENTS, FEATURES, fresh_prefix, loading, measure, rate_table
 
-EVENTS = 150_000
 MODELS = 8
 ALERTS = 60
-FEATURES = {f"f{i:02d}": i * 1.5 for i in range(20)}
-CATEGORIES = {f"c{i}": f"value-{i}" for i in range(5)}
 
 
 def preload(settings: KafkaSettings, prefix: str) -> None:
-    emitter = Emitter(settings, prefix=prefix, client_id="bench-slo-load", buffer_size=400_000)
     now = int(time.time() * 1000) - 120_000  # two minutes of traffic, ending now
-    for i in range(EVENTS):
-        emitter.prediction(
-            model=f"model-{i % MODELS}",
-            version="1",
-            latency_ms=5.0 + (i * 7919) % 300,
-            status="ERROR" if i % 97 == 0 else "OK",
-            num_features=FEATURES,
-            cat_features=CATEGORIES,
-            event_time_ms=now + i * 120_000 // EVENTS,
-        )
-    assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
-
-
-def slo_env(bootstrap: str, prefix: str) -> dict[str, str]:
-    return {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "WK_TOPIC_PREFIX": prefix,
-        "WK_SLO_IDLE_S": "600",
-        "WK_SLO_MAX_FUTURE_S": "3600",
-    }
+    with loading(settings, prefix, "slo") as emitter:
+        for i in range(EVENTS):
+            emitter.prediction(
+                model=f"model-{i % MODELS}",
+                version="1",
+                latency_ms=5.0 + (i * 7919) % 300,
+                status="ERROR" if i % 97 == 0 else "OK",
+                num_features=FEATURES,
+                cat_features=CATEGORIES,
+                event_time_ms=now + i * 120_000 // EVENTS,
+            )
 
 
 ALERT_RULES = """
@@ -81,8 +66,7 @@ receivers:
 
 def alert_latency(bootstrap: str, tmp: Path) -> list[float]:
     settings = KafkaSettings(bootstrap_servers=bootstrap)
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    topics.apply(settings, prefix=prefix)
+    prefix = fresh_prefix(settings)
     receiver = WebhookReceiver().start()
     (tmp / "rules.yaml").write_text(ALERT_RULES)
     (tmp / "router.yaml").write_text(ROUTER.format(url=receiver.url))
@@ -131,50 +115,23 @@ def alert_latency(bootstrap: str, tmp: Path) -> list[float]:
 
 def run(kafka_bootstrap: str) -> dict[str, float]:
     settings = KafkaSettings(bootstrap_servers=kafka_bootstrap)
-    prefix = f"bench{uuid.uuid4().hex[:6]}."
-    topics.apply(settings, prefix=prefix)
+    prefix = fresh_prefix(settings)
+    env = {"WK_SLO_IDLE_S": "600", "WK_SLO_MAX_FUTURE_S": "3600"}
     with tempfile.TemporaryDirectory() as tmp:
         preload(settings, prefix)
-        top = ceiling(settings, prefix + "predictions", EVENTS)
-        ours = service_rate(
-            "services.slo",
-            slo_env(kafka_bootstrap, prefix),
-            Path(tmp) / "slo-throughput.log",
-            prefix + "predictions",
-            EVENTS,
-        )
+        figures = measure(settings, prefix, "services.slo", env, Path(tmp) / "slo.log")
         latencies = alert_latency(kafka_bootstrap, Path(tmp))
+    title = f"slo: {EVENTS:,} predictions (20 num + 5 cat features, {MODELS} models), one process"
+    print(rate_table(title, "services.slo", figures))
     print(
-        table(
-            f"slo: {EVENTS:,} predictions (20 num + 5 cat features, {MODELS} models), one process",
-            ["reader", "events/s", "x ceiling"],
-            [
-                ["decode-only batch consumer (ceiling)", top, 1.0],
-                ["services.slo", ours, ours / top],
-            ],
-        )
+        latency_table("alert latency, crossing event -> webhook received, group_wait 0", latencies)
     )
-    print(
-        table(
-            f"alert latency, crossing event -> webhook received, group_wait 0, n={len(latencies)}",
-            ["p50 ms", "p90 ms", "p99 ms", "max ms"],
-            [
-                [
-                    percentile(latencies, 0.5),
-                    percentile(latencies, 0.9),
-                    percentile(latencies, 0.99),
-                    latencies[-1],
-                ]
-            ],
-        )
+    figures.update(
+        {
+            "alert_latency_p50_ms": percentile(latencies, 0.5),
+            "alert_latency_p99_ms": percentile(latencies, 0.99),
+            "alerts_measured": len(latencies),
+        }
     )
-    figures = {
-        "events_per_s": ours,
-        "ceiling_events_per_s": top,
-        "ratio": ours / top,
-        "alert_latency_p50_ms": percentile(latencies, 0.5),
-        "alert_latency_p99_ms": percentile(latencies, 0.99),
-        "alerts_measured": len(latencies),
-    }
     print(f"-> {write_results('slo', figures)}")
     return figures

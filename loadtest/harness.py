@@ -64,6 +64,11 @@ def table(title: str, header: list[str], rows: list[list[object]]) -> str:
     return "\n".join(lines)
 
 
+def latency_table(title: str, sorted_ms: list[float]) -> str:
+    rows = [[percentile(sorted_ms, q) for q in (0.5, 0.9, 0.99)] + [sorted_ms[-1]]]
+    return table(f"{title}, n={len(sorted_ms)}", ["p50 ms", "p90 ms", "p99 ms", "max ms"], rows)
+
+
 def _fmt(value: object) -> str:
     if isinstance(value, float):
         return f"{value:,.2f}" if value < 1000 else f"{value:,.0f}"

@@ -9,13 +9,63 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from confluent_kafka import Consumer
 
+from watchkeeper import topics
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import ServiceProcess
+from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
+
+from .harness import table
+
+# The workload every service's throughput is measured on: this many predictions, each
+# with 20 numeric and 5 categorical features (the benchmarks vary the rest).
+EVENTS = 150_000
+FEATURES = {f"f{i:02d}": i * 1.5 for i in range(20)}
+CATEGORIES = {f"c{i}": f"value-{i}" for i in range(5)}
+
+
+def fresh_prefix(settings: KafkaSettings) -> str:
+    """A topic prefix of its own for one measurement, with every topic created."""
+    prefix = f"bench{uuid.uuid4().hex[:6]}."
+    topics.apply(settings, prefix=prefix)
+    return prefix
+
+
+@contextmanager
+def loading(settings: KafkaSettings, prefix: str, name: str) -> Iterator[Emitter]:
+    """An emitter to pre-load a topic with; leaving the block waits until every event is
+    in Kafka (a benchmark that lost some would measure nothing)."""
+    emitter = Emitter(settings, prefix=prefix, client_id=f"bench-{name}-load", buffer_size=400_000)
+    yield emitter
+    assert emitter.close(timeout=120) == 0, "the benchmark lost events while loading"
+
+
+def measure(
+    settings: KafkaSettings, prefix: str, module: str, env: dict[str, str], log: Path
+) -> dict[str, float]:
+    """The ceiling, then ``python -m <module>``, on the pre-loaded predictions of ``prefix``."""
+    topic = prefix + "predictions"
+    top = ceiling(settings, topic, EVENTS)
+    env = {"KAFKA_BOOTSTRAP_SERVERS": settings.bootstrap_servers, "WK_TOPIC_PREFIX": prefix, **env}
+    ours = service_rate(module, env, log, topic, EVENTS)
+    return {"events_per_s": ours, "ceiling_events_per_s": top, "ratio": ours / top}
+
+
+def rate_table(title: str, module: str, figures: dict[str, float]) -> str:
+    return table(
+        title,
+        ["reader", "events/s", "x ceiling"],
+        [
+            ["decode-only batch consumer (ceiling)", figures["ceiling_events_per_s"], 1.0],
+            [module, figures["events_per_s"], figures["ratio"]],
+        ],
+    )
 
 
 def ceiling(settings: KafkaSettings, topic: str, events: int) -> float:
