@@ -12,12 +12,12 @@ import time
 
 import pytest
 
-from .test_router_service import read_to_end
 from .test_router_support import (
     Alerts,
     Clock,
     InProcess,
     api_async,
+    read_to_end,
     receiver,
     routing_file,
     settle,

@@ -11,12 +11,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from .test_router_service import read_to_end
 from .test_router_support import (
     Alerts,
     Clock,
     InProcess,
     api_async,
+    read_to_end,
     receiver,
     settle,
     until,

@@ -7,122 +7,21 @@ from __future__ import annotations
 
 import json
 import time
-import uuid
-from pathlib import Path
 
 import pytest
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, Producer, TopicPartition
 
-from watchkeeper.codec import Codec
-from watchkeeper.devstack import Received, Response, WebhookReceiver
-from watchkeeper.settings import KafkaSettings
+from watchkeeper.devstack import Received, Response
 
 from .helpers import consume
+from .test_router_support import CODEC, Alerts, read_to_end, receiver, routing_file, start_router
 
 pytestmark = pytest.mark.kafka
-CODEC = Codec()
+__all__ = ["receiver"]
 MAX_IN_FLIGHT = 8
-
-
-class Alerts:
-    """Publishes Alert events the way the slo service does: keyed by fingerprint."""
-
-    def __init__(self, settings: KafkaSettings, prefix: str) -> None:
-        self.topic = prefix + "alerts"
-        self.producer = Producer(
-            settings.confluent(**{"enable.idempotence": True, "acks": "all", "linger.ms": 0})
-        )
-        # Connected before the clock starts, like a service's long-lived producer.
-        self.producer.list_topics(self.topic, timeout=10)
-        self.started: dict[str, int] = {}
-
-    def fire(self, fingerprint: str, flush: bool = True, **labels: str) -> dict:
-        now = int(time.time() * 1000)
-        start = self.started.setdefault(fingerprint, now)
-        return self._send(fingerprint, "FIRING", labels, start, None, now, flush)
-
-    def resolve(self, fingerprint: str, **labels: str) -> dict:
-        now = int(time.time() * 1000)
-        return self._send(fingerprint, "RESOLVED", labels, self.started[fingerprint], now, now)
-
-    def raw(self, value: bytes, key: bytes = b"bad") -> None:
-        self.producer.produce(self.topic, value, key=key)
-        self.producer.flush(10)
-
-    def _send(self, fp, status, labels, start, end, now, flush=True) -> dict:
-        record = {
-            "fingerprint": fp,
-            "status": status,
-            "labels": {"alertname": "HighLatencyP99", "model": "fraud", **labels},
-            "annotations": {"summary": f"{fp} {status.lower()}"},
-            "value": 812.0,
-            "threshold": 300.0,
-            "starts_at_ms": start,
-            "ends_at_ms": end,
-            "event_time_ms": now,
-            "generator": "slo",
-        }
-        self.producer.produce(self.topic, CODEC.encode("Alert", record), key=fp.encode())
-        if flush:
-            self.producer.flush(10)
-        return record
-
-
-@pytest.fixture
-def receiver():
-    rx = WebhookReceiver().start()
-    yield rx
-    rx.stop()
-
-
-def routing(tmp_path: Path, text: str) -> str:
-    path = tmp_path / f"router-{uuid.uuid4().hex[:6]}.yaml"
-    path.write_text(text)
-    return str(path)
-
-
-def start_router(start_service, prefix: str, config: str, receiver: WebhookReceiver, **env):
-    fast_retries = {"WK_ROUTER_RETRY_BASE_S": "0.05", "WK_ROUTER_RETRY_MAX_BACKOFF_S": "0.2"}
-    return start_service(
-        "services.router",
-        prefix,
-        WK_ROUTER_CONFIG=config,
-        RX=receiver.url,
-        **{**fast_retries, **env},
-    )
 
 
 def group_keys(requests: list[Received]) -> list[str]:
     return [r.body["groupKey"] for r in requests if isinstance(r.body, dict)]
-
-
-def read_to_end(settings: KafkaSettings, topic: str) -> list[tuple[bytes, bytes | None]]:
-    """Every record of a one-partition topic, from the beginning to its current end."""
-    consumer = Consumer(
-        settings.confluent(
-            **{
-                "group.id": f"test-{uuid.uuid4().hex}",
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-            }
-        )
-    )
-    consumer.assign([TopicPartition(topic, 0, OFFSET_BEGINNING)])
-    records = []
-    deadline = time.monotonic() + 30
-    try:
-        while time.monotonic() < deadline:
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    return records
-                raise AssertionError(message.error())
-            records.append((message.key(), message.value()))
-    finally:
-        consumer.close()
-    raise AssertionError(f"{topic} not read to its end in 30 s")
 
 
 SIMPLE = """
@@ -143,7 +42,7 @@ def test_firing_then_resolved_gives_one_of_each(
     kafka_settings, prefix, start_service, receiver, tmp_path
 ) -> None:
     alerts = Alerts(kafka_settings, prefix)
-    router = start_router(start_service, prefix, routing(tmp_path, SIMPLE), receiver)
+    router = start_router(start_service, prefix, routing_file(tmp_path, SIMPLE), receiver)
 
     fired = alerts.fire("fp-1", severity="page")
     (first,) = receiver.wait_for(1, "/oncall", timeout=10)
@@ -202,7 +101,7 @@ def test_a_flaky_receiver_is_retried_and_never_delays_another(
 ) -> None:
     receiver.script("/flaky", [Response(500, delay_s=0.3), Response(500, delay_s=0.3)])
     alerts = Alerts(kafka_settings, prefix)
-    router = start_router(start_service, prefix, routing(tmp_path, TWO_RECEIVERS), receiver)
+    router = start_router(start_service, prefix, routing_file(tmp_path, TWO_RECEIVERS), receiver)
 
     fired = alerts.fire("fp-1", team="risk")
     (steady,) = receiver.wait_for(1, "/steady", timeout=10)
@@ -239,7 +138,7 @@ def test_a_client_error_is_not_retried(
     receiver.script("/oncall", [400])
     # A rejected notification is tried again at the group's next flush (as Alertmanager
     # does); an hour away here, so what is seen is the retry policy alone.
-    config = routing(tmp_path, SIMPLE.replace("group_interval: 1s", "group_interval: 1h"))
+    config = routing_file(tmp_path, SIMPLE.replace("group_interval: 1s", "group_interval: 1h"))
     router = start_router(start_service, prefix, config, receiver)
     Alerts(kafka_settings, prefix).fire("fp-1")
     receiver.wait_for(1, "/oncall", timeout=10, delivered_only=False)
@@ -263,7 +162,7 @@ def test_a_client_error_is_not_retried(
 def test_bad_alerts_are_dead_lettered_once_and_routing_goes_on(
     kafka_settings, prefix, start_service, receiver, tmp_path
 ) -> None:
-    config = routing(tmp_path, SIMPLE)
+    config = routing_file(tmp_path, SIMPLE)
     router = start_router(start_service, prefix, config, receiver)
     alerts = Alerts(kafka_settings, prefix)
     good = CODEC.encode("Alert", CODEC.registry.examples("Alert")["latency_firing"])
@@ -294,7 +193,7 @@ def test_bad_alerts_are_dead_lettered_once_and_routing_goes_on(
 def test_a_restart_resends_nothing_and_still_knows_what_is_firing(
     kafka_settings, prefix, start_service, receiver, tmp_path
 ) -> None:
-    config = routing(tmp_path, SIMPLE)
+    config = routing_file(tmp_path, SIMPLE)
     router = start_router(start_service, prefix, config, receiver)
     alerts = Alerts(kafka_settings, prefix)
     for model in ("fraud", "chat", "eta"):
@@ -329,7 +228,7 @@ def test_sigkill_during_a_burst_loses_nothing_and_repeats_only_unlogged_sends(
     kafka_settings, prefix, start_service, receiver, tmp_path
 ) -> None:
     receiver.script("/burst", [], then=Response(200, delay_s=0.08))
-    config = routing(tmp_path, BURST)
+    config = routing_file(tmp_path, BURST)
     router = start_router(
         start_service, prefix, config, receiver, WK_ROUTER_MAX_IN_FLIGHT=str(MAX_IN_FLIGHT)
     )
@@ -385,7 +284,7 @@ def test_sigterm_abandons_retries_and_exits_0(
     router = start_router(
         start_service,
         prefix,
-        routing(tmp_path, SIMPLE),
+        routing_file(tmp_path, SIMPLE),
         receiver,
         WK_ROUTER_RETRY_BASE_S="30",
         WK_ROUTER_RETRY_MAX_BACKOFF_S="30",

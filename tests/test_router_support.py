@@ -18,6 +18,7 @@ from services.router.app import Router
 from services.router.auth import AckLinks, TokenTable
 from services.router.config import RouterConfig
 from services.router.configfile import loads
+from services.router.kafka_io import read_log
 from services.router.retry import RetryPolicy
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import WebhookReceiver
@@ -55,17 +56,21 @@ class Alerts:
         self.producer.list_topics(self.topic, timeout=10)
         self.started: dict[str, int] = {}
 
-    def fire(self, fingerprint: str, **labels: str) -> dict:
+    def fire(self, fingerprint: str, flush: bool = True, **labels: str) -> dict:
         now = int(self.clock() * 1000)
         start = self.started.setdefault(fingerprint, now)
-        return self._send(fingerprint, "FIRING", labels, start, None, now)
+        return self._send(fingerprint, "FIRING", labels, start, None, now, flush)
 
     def resolve(self, fingerprint: str, **labels: str) -> dict:
         now = int(self.clock() * 1000)
         start = self.started.pop(fingerprint, now)
         return self._send(fingerprint, "RESOLVED", labels, start, now, now)
 
-    def _send(self, fp, status, labels, start, end, now) -> dict:
+    def raw(self, value: bytes, key: bytes = b"bad") -> None:
+        self.producer.produce(self.topic, value, key=key)
+        self.producer.flush(10)
+
+    def _send(self, fp, status, labels, start, end, now, flush=True) -> dict:
         record = {
             "fingerprint": fp,
             "status": status,
@@ -79,7 +84,8 @@ class Alerts:
             "generator": "slo",
         }
         self.producer.produce(self.topic, CODEC.encode("Alert", record), key=fp.encode())
-        self.producer.flush(10)
+        if flush:
+            self.producer.flush(10)
         return record
 
 
@@ -110,6 +116,11 @@ def start_router(start_service, prefix: str, config: str, receiver: WebhookRecei
     )
     service.api = f"http://127.0.0.1:{port}"
     return service
+
+
+def read_to_end(settings: KafkaSettings, topic: str) -> list[tuple[bytes | None, bytes | None]]:
+    """Every record of ``topic``, from the beginning to its current end."""
+    return list(read_log(settings, topic, f"test-{uuid.uuid4().hex}", 30.0))
 
 
 def labels_of(request) -> dict:
