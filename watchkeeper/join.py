@@ -21,6 +21,8 @@ Both are counted, never silent; so are labels for unknown or expired predictions
 (('fraud', '3', 'fraud'), None, {'joined': 1, 'unknown': 1, 'evicted': 1, 'expired': 0})
 >>> pending.add("d", ("fraud", "3", "legit"), event_ms=70_000)   # c is now past the horizon
 ['c']
+>>> pending.departures(), pending.departures()    # for counters: what is new since last time
+({'expired': 1, 'evicted': 1}, {'expired': 0, 'evicted': 0})
 """
 
 from __future__ import annotations
@@ -38,6 +40,13 @@ class PendingPredictions:
         self._items: OrderedDict[str, tuple[int, Any]] = OrderedDict()
         self.newest_ms = 0
         self.counts = {"joined": 0, "unknown": 0, "evicted": 0, "expired": 0}
+        self._told = {"expired": 0, "evicted": 0}  # what departures() has already said
+
+    def departures(self) -> dict[str, int]:
+        """Predictions expired and evicted since the last call: what a counter must add."""
+        news = {outcome: self.counts[outcome] - told for outcome, told in self._told.items()}
+        self._told = {outcome: self.counts[outcome] for outcome in self._told}
+        return news
 
     def __len__(self) -> int:
         return len(self._items)

@@ -34,7 +34,7 @@ from typing import Any
 
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.runtime.batch import Output
+from watchkeeper.runtime.batch import Output, key_text
 
 from . import metrics, totals
 from .advice import Advice, UnitAdvice, advise, cheaper_versions
@@ -87,10 +87,6 @@ class Unpriced:
         state = cls(data["first"])
         state.count, state.reason, state.since_ms = data["count"], data["reason"], data["since"]
         return state
-
-
-def _text(key: tuple[str, ...]) -> str:
-    return json.dumps(list(key), separators=(",", ":"))
 
 
 class CostTask:
@@ -374,7 +370,7 @@ class CostTask:
             if day.requests == 0 and not unit.fleet.hosts:
                 del self.units[(model, version)]  # gone quiet: forget it
                 self._dirty_units.discard((model, version))
-                self._changes[f"u\x00{_text((model, version))}".encode()] = None
+                self._changes[f"u\x00{key_text((model, version))}".encode()] = None
         settings = self.costfile.advice
         if not settings.enabled:
             return
@@ -478,11 +474,11 @@ class CostTask:
             unit = self.units.get(key)
             if unit is not None:
                 data = {"fleet": unit.fleet.to_dict(), "advice": unit.advice.to_dict()}
-                self._changes[f"u\x00{_text(key)}".encode()] = json.dumps(data).encode()
+                self._changes[f"u\x00{key_text(key)}".encode()] = json.dumps(data).encode()
         for key in self._dirty_unpriced:
             state = self.unpriced.get(key)
             value = json.dumps(state.to_dict()).encode() if state is not None else None
-            self._changes[f"x\x00{_text(key)}".encode()] = value
+            self._changes[f"x\x00{key_text(key)}".encode()] = value
         if self._time_dirty:
             data = {"stream_ms": self.stream_ms, "hour_end": self.hour_end, "day": list(self.day)}
             self._changes[b"t"] = json.dumps(data).encode()

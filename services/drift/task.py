@@ -26,7 +26,7 @@ from typing import Any
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
 from watchkeeper.join import PendingLog, PendingPredictions
-from watchkeeper.runtime.batch import Output
+from watchkeeper.runtime.batch import Output, key_text
 
 from . import metrics
 from .config import DriftConfig
@@ -54,10 +54,6 @@ REASON = {
 }
 
 
-def _key_text(key: MonitorKey) -> str:
-    return json.dumps(list(key), separators=(",", ":"))
-
-
 class DriftTask:
     def __init__(
         self,
@@ -82,7 +78,6 @@ class DriftTask:
         self._changes: dict[bytes, bytes | None] = {}
         self._dirty: set[MonitorKey] = set()
         self._states: dict[MonitorKey, dict[str, Any]] = {}  # restored, for monitors to come
-        self._reported = {"expired": 0, "evicted": 0}  # pending counts already in metrics
         self.pending_log = PendingLog()
         self._key_texts: dict[tuple[MonitorKey, ...], str] = {}
         self._keys_of: dict[str, list[MonitorKey]] = {}
@@ -133,7 +128,7 @@ class DriftTask:
         keys: tuple[MonitorKey, ...] = ((model, version, None), *segmented)
         text = self._key_texts.get(keys)
         if text is None:
-            text = self._key_texts[keys] = json.dumps(keys, separators=(",", ":"))
+            text = self._key_texts[keys] = key_text(keys)
             self._keys_of[text] = list(keys)
         return text, self._keys_of[text]
 
@@ -207,11 +202,9 @@ class DriftTask:
                         metrics.PERFORMANCE.labels(key[0], key[1], name).set(value)
 
     def _count_pending(self) -> None:
-        counts = self.pending.counts
-        for outcome, reported in self._reported.items():
-            if counts[outcome] > reported:
-                metrics.LABELS.labels(outcome).inc(counts[outcome] - reported)
-                self._reported[outcome] = counts[outcome]
+        for outcome, n in self.pending.departures().items():
+            if n:
+                metrics.LABELS.labels(outcome).inc(n)
         metrics.PENDING.labels(str(self.partition)).set(len(self.pending))
 
     def tick(self, now_ms: int) -> None:
@@ -405,7 +398,7 @@ class DriftTask:
         for key in self._dirty:
             monitor = self.monitors.get(key)
             if monitor is not None:
-                self._changes[b"m\x00" + _key_text(key).encode()] = json.dumps(
+                self._changes[b"m\x00" + key_text(key).encode()] = json.dumps(
                     monitor.state()
                 ).encode()
         self._dirty.clear()

@@ -34,7 +34,7 @@ from typing import Any
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
 from watchkeeper.join import PendingPredictions
-from watchkeeper.runtime.batch import Output
+from watchkeeper.runtime.batch import Output, key_text
 
 from . import metrics, report
 from .config import ALERTS, FairnessConfig, FairnessSettings
@@ -128,10 +128,6 @@ class SeriesState:
         self.alerts = data["alerts"]
 
 
-def _series_text(key: SeriesKey) -> str:
-    return json.dumps(list(key), separators=(",", ":"))
-
-
 class FairnessTask:
     def __init__(
         self,
@@ -158,7 +154,6 @@ class FairnessTask:
             ("counted", "undecided", "unattributed", "unmonitored", "capped", "late"), 0
         )
         self._labels = dict.fromkeys(("joined", "unknown", "mismatched"), 0)
-        self._reported = {"expired": 0, "evicted": 0}
         self._outputs: list[Output] = []
         self._changes: dict[bytes, bytes | None] = {}
         self._dirty: set[SeriesKey] = set()
@@ -547,11 +542,9 @@ class FairnessTask:
             if n:
                 metrics.LABELS.labels(outcome).inc(n)
                 self._labels[outcome] = 0
-        counts = self.pending.counts
-        for outcome, reported in self._reported.items():
-            if counts[outcome] > reported:
-                metrics.LABELS.labels(outcome).inc(counts[outcome] - reported)
-                self._reported[outcome] = counts[outcome]
+        for outcome, n in self.pending.departures().items():
+            if n:
+                metrics.LABELS.labels(outcome).inc(n)
         metrics.PENDING.labels(str(self.partition)).set(len(self.pending))
 
     def pending_output(self) -> bool:
@@ -563,7 +556,7 @@ class FairnessTask:
         for key in self._dirty:
             series = self.series.get(key)
             if series is not None:
-                self._changes[b"s\x00" + _series_text(key).encode()] = json.dumps(
+                self._changes[b"s\x00" + key_text(key).encode()] = json.dumps(
                     series.to_dict()
                 ).encode()
         if self._dirty:

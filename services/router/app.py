@@ -33,7 +33,7 @@ from watchkeeper.runtime import Health, ServiceHTTP, dead_letter_headers
 from watchkeeper.runtime import logs as runtime_logs
 from watchkeeper.runtime.dlq import error_kind
 from watchkeeper.runtime.metrics import CONSUMED, DEAD_LETTERS, PROCESSED
-from watchkeeper.runtime.service import apply_topics_with_retry
+from watchkeeper.runtime.startup import apply_topics_with_retry
 from watchkeeper.settings import ConfigError
 
 from . import configfile, metrics

@@ -25,7 +25,7 @@ from typing import Any
 
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.runtime.batch import Output
+from watchkeeper.runtime.batch import Output, key_text
 
 from . import metrics
 from .aggregate import Aggregate
@@ -54,10 +54,6 @@ def _periods(rules: RuleSet, window_ms: int) -> dict[int, bool]:
             for period in (window.long_ms, window.short_ms):
                 periods.setdefault(period, False)
     return {d: sketch for d, sketch in periods.items() if d >= window_ms}
-
-
-def _series_id(key: SeriesKey) -> str:
-    return json.dumps(list(key), separators=(",", ":"))
 
 
 class SloTask:
@@ -254,7 +250,7 @@ class SloTask:
             view = series.rolling[period]
             metrics.publish(labels, f"{period // 60_000}m", view.total.figures(period / 1000))
 
-        sid = _series_id(series.key)
+        sid = key_text(series.key)
         self._changes[f"h\x00{sid}\x00{start}".encode()] = json.dumps(agg.to_dict()).encode()
         history = self._history.setdefault(series.key, deque())
         history.append(start)
@@ -375,7 +371,7 @@ class SloTask:
                 "late": series.late,
                 "rules": {k: v.to_dict() for k, v in series.rule_states.items()},
             }
-            self._changes[f"s\x00{_series_id(key)}".encode()] = json.dumps(data).encode()
+            self._changes[f"s\x00{key_text(key)}".encode()] = json.dumps(data).encode()
         if self._dirty:
             self._changes[b"t"] = self._stream_record()
         self._dirty.clear()

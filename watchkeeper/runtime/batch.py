@@ -36,6 +36,7 @@ SIGTERM                 commit, leave the group, exit 0
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import socket
@@ -57,11 +58,11 @@ from prometheus_client import Counter, Histogram
 
 from ..codec import Codec, EventError
 from ..settings import env_int, env_str
-from . import logs
 from .dlq import dead_letter_headers, error_kind
-from .http import Health, ServiceHTTP
+from .http import Health
 from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED
 from .settings import ServiceSettings
+from .startup import apply_topics_with_retry, start
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,16 @@ class Output:
     topic: str
     key: bytes
     value: bytes | None
+
+
+def key_text(key: tuple[Any, ...]) -> str:
+    """A tuple key as compact JSON, for the keys of a task's changelog records (a restore
+    reads it back with ``json.loads``).
+
+    >>> key_text(("fraud", "3", None))
+    '["fraud","3",null]'
+    """
+    return json.dumps(list(key), separators=(",", ":"))
 
 
 class Task(Protocol):
@@ -374,29 +385,12 @@ class BatchService:
             self._commit()
 
     def apply_topics(self) -> None:
-        from .service import apply_topics_with_retry
-
         apply_topics_with_retry(self.settings)
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the process exit code."""
-        logs.configure(self.settings.name, self.settings.log_level)
-        http = ServiceHTTP(self.health, self.settings.http_host, self.settings.http_port).start()
-        log.info(
-            "starting",
-            extra={
-                "group": self.settings.group,
-                "instance": self.instance,
-                "bootstrap": self.settings.kafka.bootstrap_servers,
-                "http_port": http.port,
-            },
-        )
-        try:
-            self.apply_topics()
-        except KafkaException as exc:
-            self.health.failed(f"cannot reach Kafka: {exc}")
-            log.error("cannot reach Kafka; giving up", extra={"error": str(exc)})
-            http.stop()
+        http = start(self.settings, self.health, self.apply_topics, instance=self.instance)
+        if http is None:
             return 1
 
         def stop(signum: int, _frame: Any) -> None:

@@ -35,21 +35,19 @@ import inspect
 import logging
 import ssl
 import sys
-import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 import faust
-from confluent_kafka import KafkaException
 
 from .. import topics as topic_registry
 from ..codec import Codec, EventError
-from ..settings import env_float
 from . import logs
 from .dlq import dead_letter_headers, error_kind
-from .http import Health, ServiceHTTP
+from .http import Health
 from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED
 from .settings import ServiceSettings
+from .startup import apply_topics_with_retry, start
 
 log = logging.getLogger(__name__)
 
@@ -198,23 +196,8 @@ class Service:
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the process exit code."""
-        logs.configure(self.settings.name, self.settings.log_level)
-        http = ServiceHTTP(self.health, self.settings.http_host, self.settings.http_port).start()
-        log.info(
-            "starting",
-            extra={
-                "group": self.settings.group,
-                "prefix": self.settings.prefix,
-                "bootstrap": self.settings.kafka.bootstrap_servers,
-                "http_port": http.port,
-            },
-        )
-        try:
-            self.apply_topics()
-        except KafkaException as exc:
-            self.health.failed(f"cannot reach Kafka: {exc}")
-            log.error("cannot reach Kafka; giving up", extra={"error": str(exc)})
-            http.stop()
+        http = start(self.settings, self.health, self.apply_topics, prefix=self.settings.prefix)
+        if http is None:
             return 1
         worker = _Worker(self.app, self.health, self.settings)
         try:
@@ -224,28 +207,6 @@ class Service:
         finally:
             http.stop()
         return 0
-
-
-def apply_topics_with_retry(
-    settings: ServiceSettings, should_stop: Callable[[], bool] = lambda: False
-) -> None:
-    """Create or align the declared topics, retrying while the cluster comes up (for
-    ``WK_STARTUP_TIMEOUT_S``, or until ``should_stop()``)."""
-    deadline = time.monotonic() + env_float("WK_STARTUP_TIMEOUT_S", 60.0)
-    delay = 0.5
-    while True:
-        try:
-            topic_registry.apply(settings.kafka, prefix=settings.prefix, timeout=10.0)
-            return
-        except KafkaException as exc:
-            if time.monotonic() + delay > deadline or should_stop():
-                raise
-            log.warning(
-                "cluster not ready; retrying topic apply",
-                extra={"error": str(exc), "retry_in_s": delay},
-            )
-            time.sleep(delay)
-            delay = min(delay * 2, 5.0)
 
 
 class _Worker(faust.Worker):
