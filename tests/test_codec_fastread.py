@@ -161,7 +161,8 @@ def test_random_records_and_corrupted_bytes_agree_with_fastavro(name: str) -> No
                 accepted += 1
             else:
                 refused += 1
-    assert refused > 0 and accepted + refused == 150 * 12
+    # Both branches ran: corruptions the fast path refused, and ones it read (and matched).
+    assert refused > 0 and accepted > 0
 
 
 def _map_schema() -> dict[str, Any]:
