@@ -9,6 +9,9 @@ import time
 from pathlib import Path
 
 from watchkeeper.devstack import kafka_for_run
+from watchkeeper.settings import KafkaSettings
+
+from .throughput import remove_topics
 
 
 def main(argv: list[str]) -> int:
@@ -22,10 +25,14 @@ def main(argv: list[str]) -> int:
         names = [n for n in names if n in wanted or n.removeprefix("bench_") in wanted]
     with kafka_for_run(quiet=False) as bootstrap:
         print(f"Kafka at {bootstrap}\n")
+        settings = KafkaSettings(bootstrap_servers=bootstrap)
         for name in names:
             module = importlib.import_module(f"loadtest.{name}")
             start = time.monotonic()
-            module.run(bootstrap)
+            try:
+                module.run(bootstrap)
+            finally:
+                remove_topics(settings)  # a kept broker must not fill up run after run
             print(f"   ({name} took {time.monotonic() - start:.0f} s)\n")
     return 0
 

@@ -38,19 +38,18 @@ import subprocess
 import tempfile
 import time
 import urllib.request
-import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from confluent_kafka import Producer
 
-from watchkeeper import topics
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import ServiceProcess, WebhookReceiver
 from watchkeeper.local_kafka import free_port
 from watchkeeper.settings import KafkaSettings
 
 from .harness import percentile, table, write_results
+from .throughput import fresh_prefix
 
 GROUP_INTERVAL_S = 5
 SETTLE_S = 22.0  # after the last event: flap release (10 s quiet) plus two group intervals
@@ -277,17 +276,13 @@ def run(kafka_bootstrap: str) -> dict[str, float | None]:
     binary, why = find_alertmanager()
     if binary is None:
         print(f"Alertmanager not available, its column stays empty: {why}")
-    systems = {
-        "ours": f"bench{uuid.uuid4().hex[:6]}.",
-        "ours_plain": f"bench{uuid.uuid4().hex[:6]}.",
-    }
+    systems = {"ours": fresh_prefix(settings), "ours_plain": fresh_prefix(settings)}
     routers: list[ServiceProcess] = []
     am = None
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         try:
             for name, prefix in systems.items():
-                topics.apply(settings, prefix=prefix)
                 config = ROUTE.format(url=f"{receiver.url}/{name}") + (
                     FLAP if name == "ours" else ""
                 )

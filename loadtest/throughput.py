@@ -30,11 +30,23 @@ FEATURES = {f"f{i:02d}": i * 1.5 for i in range(20)}
 CATEGORIES = {f"c{i}": f"value-{i}" for i in range(5)}
 
 
+_made: list[str] = []  # prefixes of this run, for remove_topics()
+
+
 def fresh_prefix(settings: KafkaSettings) -> str:
     """A topic prefix of its own for one measurement, with every topic created."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
     topics.apply(settings, prefix=prefix)
+    _made.append(prefix)
     return prefix
+
+
+def remove_topics(settings: KafkaSettings) -> int:
+    """Delete the topics of every prefix made so far; return how many went."""
+    removed = 0
+    while _made:
+        removed += len(topics.delete_prefixed(settings, _made.pop()))
+    return removed
 
 
 @contextmanager

@@ -95,11 +95,12 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
 
 
 @pytest.fixture
-def prefix(kafka_settings: KafkaSettings) -> str:
+def prefix(kafka_settings: KafkaSettings) -> Iterator[str]:
     """A fresh topic prefix per test, with every declared topic created under it."""
     value = f"t{uuid.uuid4().hex[:10]}."
     topics.apply(kafka_settings, prefix=value)
-    return value
+    yield value
+    topics.delete_prefixed(kafka_settings, value)
 
 
 @pytest.fixture

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
@@ -26,8 +27,16 @@ def partitions(settings, name: str) -> int:
     return len(admin.list_topics(name, timeout=10).topics[name].partitions)
 
 
-def test_apply_creates_then_changes_nothing(kafka_settings) -> None:
-    prefix = f"a{uuid.uuid4().hex[:8]}."
+@pytest.fixture
+def bare_prefix(kafka_settings):
+    """A prefix with no topics yet (the ``prefix`` fixture creates them); removed after."""
+    value = f"a{uuid.uuid4().hex[:8]}."
+    yield value
+    topics.delete_prefixed(kafka_settings, value)
+
+
+def test_apply_creates_then_changes_nothing(kafka_settings, bare_prefix) -> None:
+    prefix = bare_prefix
     first = topics.apply(kafka_settings, prefix=prefix)
     assert sorted(c.topic for c in first if c.action == "created") == sorted(
         prefix + t.name for t in TOPICS
@@ -40,8 +49,8 @@ def test_apply_creates_then_changes_nothing(kafka_settings) -> None:
     assert describe(kafka_settings, prefix + "feedback")["retention.ms"] == str(30 * topics.DAY_MS)
 
 
-def test_apply_repairs_drift_and_grows_partitions(kafka_settings) -> None:
-    prefix = f"b{uuid.uuid4().hex[:8]}."
+def test_apply_repairs_drift_and_grows_partitions(kafka_settings, bare_prefix) -> None:
+    prefix = bare_prefix
     state = TopicSpec("state-log", partitions=1, compacted=True)
     topics.apply(kafka_settings, [state], prefix=prefix)
     assert describe(kafka_settings, prefix + "state-log")["cleanup.policy"] == "compact"
@@ -58,11 +67,28 @@ def test_apply_repairs_drift_and_grows_partitions(kafka_settings) -> None:
     assert partitions(kafka_settings, prefix + "state-log") == 3  # never shrunk
 
 
-def test_cli_apply_uses_the_environment(kafka_bootstrap, monkeypatch, capsys) -> None:
-    prefix = f"c{uuid.uuid4().hex[:8]}."
+def test_cli_apply_uses_the_environment(kafka_bootstrap, bare_prefix, monkeypatch, capsys) -> None:
+    prefix = bare_prefix
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", kafka_bootstrap)
     monkeypatch.setenv("WK_TOPIC_PREFIX", prefix)
     assert cli_main(["topics", "apply"]) == 0
     assert f"created    {prefix}predictions" in capsys.readouterr().out
     assert cli_main(["topics", "apply"]) == 0
     assert "created" not in capsys.readouterr().out
+
+
+def test_delete_prefixed_removes_that_prefix_and_nothing_else(kafka_settings) -> None:
+    mine, other = f"d{uuid.uuid4().hex[:8]}.", f"e{uuid.uuid4().hex[:8]}."
+    topics.apply(kafka_settings, prefix=mine)
+    topics.apply(kafka_settings, prefix=other)
+    removed = topics.delete_prefixed(kafka_settings, mine)
+    assert sorted(removed) == sorted(mine + spec.name for spec in TOPICS)
+    admin = AdminClient(kafka_settings.confluent())
+    deadline = time.monotonic() + 30
+    while any(t.startswith(mine) for t in admin.list_topics(timeout=10).topics):
+        assert time.monotonic() < deadline, "deleted topics still listed after 30 s"
+        time.sleep(0.2)
+    assert sum(t.startswith(other) for t in admin.list_topics(timeout=10).topics) == len(TOPICS)
+    topics.delete_prefixed(kafka_settings, other)
+    with pytest.raises(ValueError, match="every topic"):
+        topics.delete_prefixed(kafka_settings, "")

@@ -320,6 +320,23 @@ def apply(
     return changes
 
 
+def delete_prefixed(settings: KafkaSettings, prefix: str, timeout: float = 30.0) -> list[str]:
+    """Delete every topic whose name starts with ``prefix`` (a test's or a benchmark's own,
+    services' internal topics included); return their names.
+
+    A long-lived development broker otherwise collects thousands of partitions from test
+    and benchmark runs, until its heap runs out.
+    """
+    if not prefix:
+        raise ValueError("an empty prefix would name every topic of the cluster")
+    admin = AdminClient(settings.confluent())
+    names = sorted(t for t in admin.list_topics(timeout=timeout).topics if t.startswith(prefix))
+    if names:
+        for future in admin.delete_topics(names, operation_timeout=timeout).values():
+            future.result(timeout)
+    return names
+
+
 def _wait_visible(admin: AdminClient, names: Sequence[str], timeout: float) -> None:
     """Return once every topic in ``names`` shows in the cluster's metadata with its leaders.
 
