@@ -8,7 +8,7 @@ import pytest
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
-from watchkeeper import local_kafka
+from watchkeeper import kafka_cli, local_kafka
 from watchkeeper.local_kafka import LocalKafka, LocalKafkaError, free_port
 
 from .conftest import SESSION_BROKERS
@@ -33,10 +33,10 @@ def test_missing_maven_is_one_clear_sentence(monkeypatch, tmp_path) -> None:
 def test_external_cluster_means_nothing_is_started(monkeypatch, tmp_path, capsys) -> None:
     monkeypatch.setenv("KAFKA_BOOTSTRAP_SERVERS", "kafka.example:9092")
     monkeypatch.setenv("WK_KAFKA_HOME", str(tmp_path / "node"))
-    assert local_kafka.main_up() == 0
+    assert kafka_cli.main_up() == 0
     assert "using kafka.example:9092, nothing started" in capsys.readouterr().out
     assert not (tmp_path / "node").exists()
-    assert local_kafka.main_down() == 0
+    assert kafka_cli.main_down() == 0
 
 
 def test_a_taken_port_is_named(tmp_path) -> None:
@@ -61,7 +61,7 @@ def test_up_twice_is_harmless(kafka_bootstrap, monkeypatch, capsys) -> None:
     monkeypatch.setenv("WK_KAFKA_HOME", str(broker.home))
     monkeypatch.setenv("WK_KAFKA_PORT", str(broker.port))
     monkeypatch.setenv("WK_KAFKA_CONTROLLER_PORT", str(broker.controller_port))
-    assert local_kafka.main_up() == 0
+    assert kafka_cli.main_up() == 0
     out = capsys.readouterr().out
     assert "Kafka already running" in out
     assert f"KAFKA_BOOTSTRAP_SERVERS={kafka_bootstrap}" in out

@@ -1,6 +1,6 @@
 """``watchkeeper`` command line: the local broker, topics and schemas.
 
-watchkeeper kafka up|down|status|jars
+watchkeeper kafka up|down|status|jars [--brokers 3]
 watchkeeper topics apply|list
 watchkeeper schemas check|lock|list
 """
@@ -11,7 +11,7 @@ import argparse
 import logging
 import sys
 
-from . import local_kafka
+from . import kafka_cli
 
 
 def _topics_apply(args: argparse.Namespace) -> int:
@@ -78,15 +78,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    kafka = sub.add_parser("kafka", help="the local single-node broker")
+    kafka = sub.add_parser("kafka", help="the local broker (or a local three-broker cluster)")
     kafka_sub = kafka.add_subparsers(dest="action", required=True)
     for name, func in (
-        ("up", local_kafka.main_up),
-        ("down", local_kafka.main_down),
-        ("status", local_kafka.main_status),
-        ("jars", local_kafka.main_jars),
+        ("up", kafka_cli.main_up),
+        ("down", kafka_cli.main_down),
+        ("status", kafka_cli.main_status),
+        ("jars", kafka_cli.main_jars),
     ):
-        kafka_sub.add_parser(name).set_defaults(func=lambda _args, f=func: f())
+        action = kafka_sub.add_parser(name)
+        action.add_argument(
+            "--brokers",
+            type=int,
+            choices=(1, 3),
+            default=1,
+            help="1: the single broker (default); 3: a replicated cluster (RF 3, min ISR 2)",
+        )
+        action.set_defaults(func=lambda args, f=func: f(args.brokers))
 
     topics = sub.add_parser("topics", help="the declared topics")
     topics.add_argument("--prefix", default=None, help="topic prefix (default WK_TOPIC_PREFIX)")

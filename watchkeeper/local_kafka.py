@@ -17,7 +17,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import time
 import uuid
@@ -30,6 +29,7 @@ from .settings import env_int, env_str
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
 LOG4J_CONFIG = REPO_ROOT / "deploy" / "kafka" / "log4j2.properties"
 SERVER_TEMPLATE = REPO_ROOT / "deploy" / "kafka" / "server.properties"
+CLUSTER_TEMPLATE = REPO_ROOT / "deploy" / "kafka" / "cluster.properties"
 
 
 class LocalKafkaError(RuntimeError):
@@ -132,14 +132,25 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def new_cluster_id() -> str:
+    """A Kafka cluster id: 16 random bytes in URL-safe base64 without padding."""
+    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+
+
 @dataclass
 class LocalKafka:
-    """One broker+controller JVM whose files all live under ``home``."""
+    """One broker+controller JVM whose files all live under ``home``: on its own, or one
+    node of a :class:`~watchkeeper.local_cluster.LocalCluster` (``node_id``, ``voters``,
+    ``cluster_id`` and the cluster's ``template``)."""
 
     home: Path
     port: int = 9092
     controller_port: int = 9093
     heap: str = "512m"
+    node_id: int = 1
+    voters: str = ""  # controller.quorum.voters; empty: this node alone
+    cluster_id: str = ""  # empty: a fresh one at the first format
+    template: Path = SERVER_TEMPLATE
 
     @classmethod
     def from_env(cls) -> LocalKafka:
@@ -167,9 +178,12 @@ class LocalKafka:
         return self.home / "logs" / "server.log"
 
     def _write_config(self) -> Path:
-        template = SERVER_TEMPLATE.read_text()
-        config = template.format(
-            port=self.port, controller_port=self.controller_port, data_dir=self.data_dir
+        config = self.template.read_text().format(
+            port=self.port,
+            controller_port=self.controller_port,
+            data_dir=self.data_dir,
+            node_id=self.node_id,
+            voters=self.voters or f"{self.node_id}@127.0.0.1:{self.controller_port}",
         )
         path = self.home / "server.properties"
         path.write_text(config)
@@ -178,8 +192,7 @@ class LocalKafka:
     def _format_storage(self, java: str, config: Path) -> None:
         if (self.data_dir / "meta.properties").exists():
             return
-        # A Kafka cluster id is 16 random bytes in URL-safe base64 without padding.
-        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        cid = self.cluster_id or new_cluster_id()
         result = subprocess.run(
             [
                 java,
@@ -243,6 +256,13 @@ class LocalKafka:
         """Start the broker unless it already runs; return the bootstrap address."""
         if self.running_pid() is not None and self.reachable():
             return self.bootstrap
+        process = self.launch()
+        self.wait_ready(process, timeout)
+        return self.bootstrap
+
+    def launch(self) -> subprocess.Popen:
+        """Start the JVM (formatting the data folder the first time) and return at once:
+        the nodes of a cluster must all be running before any of them answers."""
         self.down()
         java = java_binary()
         ensure_jars(quiet=True)
@@ -275,6 +295,10 @@ class LocalKafka:
         )
         out.close()
         self.pid_file.write_text(f"{process.pid}\n")
+        return process
+
+    def wait_ready(self, process: subprocess.Popen, timeout: float = 120.0) -> None:
+        """Wait until the broker started by :meth:`launch` answers metadata requests."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if process.poll() is not None:
@@ -284,10 +308,23 @@ class LocalKafka:
                     f"last lines of {self.log_file}:\n{self._log_tail()}"
                 )
             if self.reachable(timeout=2.0):
-                return self.bootstrap
+                return
             time.sleep(0.3)
         self.down()
         raise LocalKafkaError(f"Kafka did not answer within {timeout:.0f} s:\n{self._log_tail()}")
+
+    def kill(self) -> bool:
+        """SIGKILL, as a crashed machine would: no clean shutdown, nothing flushed. Return
+        True if a broker was running."""
+        pid = self.running_pid()
+        if pid is None:
+            return False
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        while self._alive(pid):
+            time.sleep(0.05)
+        self.pid_file.unlink(missing_ok=True)
+        return True
 
     def _log_tail(self, lines: int = 20) -> str:
         for path in (self.log_file, self.home / "kafka.out"):
@@ -332,57 +369,3 @@ class LocalKafka:
         except OSError:
             return True
         return state != "Z"
-
-
-def external_bootstrap() -> str | None:
-    return env_str("KAFKA_BOOTSTRAP_SERVERS")
-
-
-def main_up() -> int:
-    external = external_bootstrap()
-    if external:
-        print(f"KAFKA_BOOTSTRAP_SERVERS is set: using {external}, nothing started")
-        return 0
-    kafka = LocalKafka.from_env()
-    was_running = kafka.running_pid() is not None and kafka.reachable()
-    try:
-        bootstrap = kafka.up()
-    except LocalKafkaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    state = "already running" if was_running else "started"
-    print(f"Kafka {state} (data in {kafka.home})")
-    print(f"KAFKA_BOOTSTRAP_SERVERS={bootstrap}")
-    return 0
-
-
-def main_down() -> int:
-    if external_bootstrap():
-        print("KAFKA_BOOTSTRAP_SERVERS is set: nothing was started here, nothing to stop")
-        return 0
-    kafka = LocalKafka.from_env()
-    print("Kafka stopped" if kafka.down() else "Kafka was not running")
-    return 0
-
-
-def main_status() -> int:
-    external = external_bootstrap()
-    if external:
-        print(f"external cluster {external}")
-        return 0
-    kafka = LocalKafka.from_env()
-    pid = kafka.running_pid()
-    if pid is None:
-        print("not running")
-        return 1
-    print(f"running, pid {pid}, {kafka.bootstrap}, reachable={kafka.reachable()}")
-    return 0
-
-
-def main_jars() -> int:
-    try:
-        print(ensure_jars())
-    except LocalKafkaError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 0
