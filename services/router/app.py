@@ -31,9 +31,11 @@ from confluent_kafka import KafkaException
 from watchkeeper.codec import Codec, EventError
 from watchkeeper.runtime import Health, ServiceHTTP, dead_letter_headers
 from watchkeeper.runtime import logs as runtime_logs
+from watchkeeper.runtime.clients import call_bound_s
 from watchkeeper.runtime.dlq import error_kind
 from watchkeeper.runtime.metrics import CONSUMED, DEAD_LETTERS, PROCESSED
 from watchkeeper.runtime.startup import apply_topics_with_retry
+from watchkeeper.runtime.watchdog import Watchdog, exit_for_restart
 from watchkeeper.settings import ConfigError
 
 from . import configfile, metrics
@@ -130,7 +132,11 @@ class Router:
         if self._stop.is_set():
             await engine.notifier.close(0)
             return 0
-        self._producer = AckingProducer(self.settings.kafka, loop)
+        # A Kafka call that never returns ends the router (exit 75) for its supervisor to
+        # restart: the notification log makes the restart resend only what was not logged.
+        watchdog = Watchdog().start(exit_for_restart(self.health, NAME))
+        bound = call_bound_s()
+        self._producer = AckingProducer(self.settings.kafka, loop, watchdog, bound)
         self._feed = AlertFeed(
             self.settings.kafka,
             self.settings.topic("alerts"),
@@ -138,6 +144,8 @@ class Router:
             loop,
             self._queue,
             timeout_s=self.config.startup_timeout_s,
+            watchdog=watchdog,
+            bound_s=bound,
         )
         self._feed.start()
         self.health.add_check(self._problem)
@@ -153,6 +161,7 @@ class Router:
             abandoned = await engine.notifier.close(self.config.shutdown_timeout_s)
             await engine.drain(5.0)
             unacked = await loop.run_in_executor(None, self._producer.close, 10.0)
+            watchdog.stop()
             log.info("stopped", extra={"abandoned_sends": abandoned, "unacked_writes": unacked})
         return code
 

@@ -23,6 +23,8 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as TP
 
+from watchkeeper.runtime.clients import RIDE_OUT_BROKER_RESTARTS
+from watchkeeper.runtime.watchdog import Watchdog
 from watchkeeper.settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,7 @@ def read_log(
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
                 "logger": logging.getLogger("librdkafka"),
+                **RIDE_OUT_BROKER_RESTARTS,
             }
         )
     )
@@ -98,6 +101,8 @@ class AlertFeed(threading.Thread):
         loop: asyncio.AbstractEventLoop,
         queue: asyncio.Queue,
         timeout_s: float = 30.0,
+        watchdog: Watchdog | None = None,
+        bound_s: float = 35.0,
     ) -> None:
         super().__init__(name="wk-alert-feed", daemon=True)
         self.topic = topic
@@ -110,6 +115,10 @@ class AlertFeed(threading.Thread):
         self._error: tuple[str, float] | None = None  # the last consumer error, and when
         self._done: dict[int, int] = {}  # partition -> next offset handled by the loop
         self._committed: dict[int, int] = {}
+        # Every call this thread makes to Kafka is bounded: a stuck feed would leave the
+        # router answering /healthz while routing nothing.
+        self._watchdog = watchdog or Watchdog()
+        self._bound_s = bound_s
 
     @property
     def error(self) -> str | None:
@@ -152,20 +161,27 @@ class AlertFeed(threading.Thread):
                     # Client-level errors (all brokers down ...) come here, not as messages.
                     "error_cb": self._on_error,
                     "logger": logging.getLogger("librdkafka"),
+                    **RIDE_OUT_BROKER_RESTARTS,
                 }
             )
         )
+        bounded = self._watchdog.call
+        setup_bound = self._timeout_s + self._bound_s
         try:
-            partitions = _partitions(consumer, self.topic, self._timeout_s)
-            committed = _committed(consumer, self.topic, partitions, self._timeout_s)
+            with bounded("alert feed: partitions", setup_bound):
+                partitions = _partitions(consumer, self.topic, self._timeout_s)
+            with bounded("alert feed: committed", setup_bound):
+                committed = _committed(consumer, self.topic, partitions, self._timeout_s)
             self._committed = {tp.partition: max(tp.offset, 0) for tp in committed}
             consumer.assign([TP(self.topic, p, OFFSET_BEGINNING) for p in partitions])
-            restoring = _non_empty(consumer, self.topic, partitions, self._timeout_s)
+            with bounded("alert feed: watermarks", setup_bound * len(partitions)):
+                restoring = _non_empty(consumer, self.topic, partitions, self._timeout_s)
             if not restoring:
                 self._hand_over([RESTORED])
             last_commit = time.monotonic()
             while not self._halt.is_set():
-                first = consumer.poll(0.1)
+                with bounded("alert feed: poll", self._bound_s):
+                    first = consumer.poll(0.1)
                 batch = [] if first is None else [first]
                 # A burst (a rule firing for many series at once) reaches us over a few
                 # fetches a millisecond apart: keep taking while more keeps coming within
@@ -173,7 +189,8 @@ class AlertFeed(threading.Thread):
                 # instead of half of them waiting a group_interval. A lone alert pays
                 # GATHER_S once.
                 while batch and len(batch) < BATCH:
-                    more = consumer.consume(BATCH - len(batch), GATHER_S)
+                    with bounded("alert feed: consume", self._bound_s):
+                        more = consumer.consume(BATCH - len(batch), GATHER_S)
                     if not more:
                         break
                     batch.extend(more)
@@ -193,11 +210,14 @@ class AlertFeed(threading.Thread):
                 if messages and not self._hand_over(messages):
                     break
                 if time.monotonic() - last_commit > 1.0:
-                    self._commit(consumer, asynchronous=True)
+                    with bounded("alert feed: commit (async)", self._bound_s):
+                        self._commit(consumer, asynchronous=True)
                     last_commit = time.monotonic()
-            self._commit(consumer, asynchronous=False)
+            with bounded("alert feed: commit", self._bound_s):
+                self._commit(consumer, asynchronous=False)
         finally:
-            consumer.close()
+            with bounded("alert feed: close", self._bound_s):
+                consumer.close()
 
     def _message(self, raw: Any) -> Message:
         partition, offset = raw.partition(), raw.offset()
@@ -242,8 +262,16 @@ class AlertFeed(threading.Thread):
 class AckingProducer:
     """An idempotent producer whose sends return futures resolved by the broker's ack."""
 
-    def __init__(self, settings: KafkaSettings, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(
+        self,
+        settings: KafkaSettings,
+        loop: asyncio.AbstractEventLoop,
+        watchdog: Watchdog | None = None,
+        bound_s: float = 35.0,
+    ) -> None:
         self._loop = loop
+        self._watchdog = watchdog or Watchdog()
+        self._bound_s = bound_s
         self._producer = Producer(
             settings.confluent(
                 **{
@@ -256,6 +284,7 @@ class AckingProducer:
                     # A write the broker has not taken within this time fails instead of
                     # holding its delivery slot for librdkafka's default five minutes.
                     "delivery.timeout.ms": 30000,
+                    **RIDE_OUT_BROKER_RESTARTS,
                 }
             )
         )
@@ -275,15 +304,16 @@ class AckingProducer:
         def acked(err: KafkaError | None, _msg: Any) -> None:
             self._loop.call_soon_threadsafe(_settle, future, err)
 
-        while True:
-            try:
-                self._producer.produce(
-                    topic, value=value, key=key, headers=headers, on_delivery=acked
-                )
-                return future
-            except BufferError:
-                # The local queue is full (the broker is slow or away): give it a moment.
-                time.sleep(0.01)
+        with self._watchdog.call("router producer: local queue full", self._bound_s):
+            while True:
+                try:
+                    self._producer.produce(
+                        topic, value=value, key=key, headers=headers, on_delivery=acked
+                    )
+                    return future
+                except BufferError:
+                    # The local queue is full (the broker is slow or away): give it a moment.
+                    time.sleep(0.01)
 
     def close(self, timeout_s: float = 10.0) -> int:
         """Flush what is queued; return how many messages were left undelivered."""
@@ -294,7 +324,8 @@ class AckingProducer:
 
     def _poll(self) -> None:
         while not self._closed.is_set():
-            self._producer.poll(0.05)
+            with self._watchdog.call("router producer: poll", self._bound_s):
+                self._producer.poll(0.05)
 
 
 def _settle(future: asyncio.Future[None], err: KafkaError | None) -> None:

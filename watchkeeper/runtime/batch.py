@@ -15,35 +15,39 @@ Services on the prediction stream therefore run on this engine:
   was rolled back;
 * bad input goes to the dead-letter topic inside the same transaction.
 
-Failure modes:
+Failure modes (docs/runtime.md has the whole table, with what each one costs):
 
-======================= ===============================================================
-what happens            what the engine does
-======================= ===============================================================
-bad bytes / bad event   dead letter (same transaction as the offsets), counted, next one
-task raises             dead letter as processing_error, logged, next event
-crash or SIGKILL        the open transaction is aborted (fenced by the next instance);
-                        the restart restores state from the changelog and re-reads from
-                        the committed offsets: exactly once for state and outputs
-rebalance               the revoked partitions' work is committed first; new partitions
-                        restore their state before their first event
-commit fails (abortable) abort, rebuild every task from its changelog, seek back to the
-                        committed offsets, carry on
-fenced / fatal error    exit 1: another instance with the same id took over
-SIGTERM                 commit, leave the group, exit 0
-======================= ===============================================================
+=========================== ==========================================================
+what happens                what the engine does
+=========================== ==========================================================
+bad bytes / bad event       dead letter (same transaction as the offsets), counted, next
+task raises                 dead letter as processing_error, logged, next event
+crash or SIGKILL            the open transaction is aborted (fenced by the next
+                            instance); the restart restores state from the changelog and
+                            re-reads from the committed offsets: exactly once
+broker restart              librdkafka reconnects; a commit that fails retriably is made
+                            again, one that must abort is aborted and its work redone
+                            (state rebuilt from the changelog, offsets rewound)
+a Kafka call overruns       the watchdog marks /healthz failed, logs the call and exits
+its bound                   75: the supervisor restarts the process (librdkafka #5456,
+                            #5511)
+consumer or producer fatal  exit 1 naming the error (fenced by another instance with
+                            the same id, or a consumer fenced out of its group)
+rebalance                   the revoked partitions' work is committed first; new
+                            partitions restore their state before their first event
+no progress while lagging   /healthz says stalled (503) after ``WK_STALL_AFTER_S``
+SIGTERM                     commit, leave the group, exit 0
+=========================== ==========================================================
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import socket
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
@@ -57,12 +61,18 @@ from confluent_kafka import (
 from prometheus_client import Counter, Histogram
 
 from ..codec import Codec, EventError
-from ..settings import env_int, env_str
+from ..settings import env_float, env_int, env_str
+from . import changelog, clients
 from .dlq import dead_letter_headers, error_kind
 from .http import Health
 from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED
 from .settings import ServiceSettings
 from .startup import apply_topics_with_retry, start
+from .task import Output, Task, key_text
+from .transaction import Aborted, Transactions
+from .watchdog import Progress, Watchdog, exit_for_restart
+
+__all__ = ["BatchService", "Output", "Task", "key_text"]
 
 log = logging.getLogger(__name__)
 
@@ -77,44 +87,6 @@ COMMIT_SECONDS = Histogram(
 RESTORED = Counter(
     "wk_engine_state_records_restored_total", "Changelog records read at restore.", ["service"]
 )
-
-
-@dataclass(frozen=True)
-class Output:
-    """A record for an output topic (logical name, without prefix)."""
-
-    topic: str
-    key: bytes
-    value: bytes | None
-
-
-def key_text(key: tuple[Any, ...]) -> str:
-    """A tuple key as compact JSON, for the keys of a task's changelog records (a restore
-    reads it back with ``json.loads``).
-
-    >>> key_text(("fraud", "3", None))
-    '["fraud","3",null]'
-    """
-    return json.dumps(list(key), separators=(",", ":"))
-
-
-class Task(Protocol):
-    """The domain side of one input partition; plain Python, no Kafka."""
-
-    def restore(self, key: bytes, value: bytes | None) -> None:
-        """Apply one changelog record (``None`` deletes the key)."""
-
-    def process(self, topic: str, record: dict[str, Any]) -> None:
-        """Handle one decoded event of ``topic`` (logical name)."""
-
-    def tick(self, now_ms: int) -> None:
-        """Wall-clock time passed: close what is due."""
-
-    def pending_output(self) -> bool:
-        """True when outputs wait: the engine then commits without waiting for its interval."""
-
-    def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
-        """Outputs and changelog records accumulated since the last drain."""
 
 
 class BatchService:
@@ -142,55 +114,23 @@ class BatchService:
         self.batch_size = env_int("WK_BATCH_SIZE", 2000)
         self.commit_interval_s = env_int("WK_COMMIT_INTERVAL_MS", 500) / 1000.0
         self.poll_timeout_s = env_int("WK_POLL_TIMEOUT_MS", 50) / 1000.0
+        # What we pass librdkafka as a timeout, and how much longer we let it overrun
+        # before the watchdog gives up on the process.
+        self.call_timeout_s = clients.call_timeout_s()
+        self.bound_s = clients.call_bound_s()
         self.instance = env_str("WK_INSTANCE_ID") or socket.gethostname()
         self.tasks: dict[int, Task] = {}
+        self.watchdog = Watchdog()
+        self.progress = Progress(env_float("WK_STALL_AFTER_S", 60.0))
+        self.health.add_check(self.progress.stalled, status="stalled")
         self._schema_by_topic = {settings.topic(t): s for t, s in inputs.items()}
         self._logical = {settings.topic(t): t for t in inputs}
         self._running = True
         self._consumer: Consumer | None = None
-        self._producer: Producer | None = None
+        self._txn: Transactions | None = None
         self._last_commit = 0.0
+        self._lag_checked = 0.0
         self._uncommitted = 0
-
-    # -- clients ----------------------------------------------------------------------
-
-    def _clients(self) -> tuple[Consumer, Producer]:
-        kafka = self.settings.kafka
-        consumer = Consumer(
-            kafka.confluent(
-                **{
-                    "group.id": self.settings.group,
-                    "client.id": f"{self.settings.name}-{self.instance}",
-                    # Static membership: a restarted instance takes its partitions back at
-                    # once instead of waiting for the crashed one's session to time out.
-                    "group.instance.id": f"{self.settings.name}-{self.instance}",
-                    "session.timeout.ms": env_int("WK_SESSION_TIMEOUT_MS", 15_000),
-                    "enable.auto.commit": False,
-                    "enable.auto.offset.store": False,
-                    "auto.offset.reset": "earliest",
-                    # Outputs of other transactional services are read only once committed.
-                    "isolation.level": "read_committed",
-                    # Range assigns partition p of every input to the same member: co-partitioning.
-                    "partition.assignment.strategy": "range",
-                    "fetch.wait.max.ms": 50,
-                    "logger": logging.getLogger("watchkeeper.runtime.librdkafka"),
-                }
-            )
-        )
-        producer = Producer(
-            kafka.confluent(
-                **{
-                    # Stable per instance: a restarted instance fences its own zombie.
-                    "transactional.id": f"{self.settings.group}.{self.instance}",
-                    "enable.idempotence": True,
-                    "acks": "all",
-                    "linger.ms": 5,
-                    "compression.type": "lz4",
-                    "logger": logging.getLogger("watchkeeper.runtime.librdkafka"),
-                }
-            )
-        )
-        return consumer, producer
 
     # -- assignment and state ---------------------------------------------------------
 
@@ -212,50 +152,32 @@ class BatchService:
         task = self.task_factory(number)
         if self.state_topic is None:
             return task
-        reader = Consumer(
-            self.settings.kafka.confluent(
-                **{
-                    "group.id": f"{self.settings.group}.restore",
-                    "enable.auto.commit": False,
-                    "isolation.level": "read_committed",
-                    "enable.partition.eof": True,
-                }
-            )
+        count = changelog.restore(
+            clients.changelog_reader(self.settings),
+            self.state_topic,
+            number,
+            task.restore,
+            self.watchdog,
+            timeout_s=self.call_timeout_s * 3,
+            bound_s=self.bound_s,
         )
-        try:
-            low, high = reader.get_watermark_offsets(
-                TopicPartition(self.state_topic, number), timeout=10
-            )
-            if high <= low:
-                return task
-            reader.assign([TopicPartition(self.state_topic, number, OFFSET_BEGINNING)])
-            count = 0
-            while True:
-                message = reader.poll(1.0)
-                if message is None:
-                    continue
-                if message.error():
-                    if message.error().code() == KafkaError._PARTITION_EOF:
-                        break
-                    raise KafkaException(message.error())
-                task.restore(message.key(), message.value())
-                count += 1
+        if count:
             RESTORED.labels(self.settings.name).inc(count)
             log.info("state restored", extra={"partition": number, "records": count})
-        finally:
-            reader.close()
         return task
 
     def _rewind(self) -> None:
         """After an abort: rebuild every task from its changelog, seek to the commits."""
-        assert self._consumer is not None
-        assignment = self._consumer.assignment()
+        consumer = self._consumer
+        assert consumer is not None
+        assignment = consumer.assignment()
         for number in list(self.tasks):
             self.tasks[number] = self._restore(number)
-        committed = self._consumer.committed(assignment, timeout=10)
+        with self.watchdog.call("committed", self.bound_s):
+            committed = consumer.committed(assignment, timeout=self.call_timeout_s)
         for tp in committed:
             offset = tp.offset if tp.offset >= 0 else OFFSET_BEGINNING
-            self._consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
+            consumer.seek(TopicPartition(tp.topic, tp.partition, offset))
 
     # -- the loop ---------------------------------------------------------------------
 
@@ -268,9 +190,14 @@ class BatchService:
         counts: dict[str, int] = {}
         processed: dict[str, int] = {}
         for message in messages:
-            if message.error():
-                if message.error().code() != KafkaError._PARTITION_EOF:
-                    log.warning("consume error", extra={"error": str(message.error())})
+            error = message.error()
+            if error:
+                if error.fatal():
+                    # A consumer fenced out of its group (FENCED_INSTANCE_ID ...) stays
+                    # dead: carrying on would consume nothing, for ever.
+                    raise KafkaException(error)
+                if error.code() != KafkaError._PARTITION_EOF:
+                    log.warning("consume error", extra={"error": str(error)})
                 continue
             topic = message.topic()
             counts[topic] = counts.get(topic, 0) + 1
@@ -309,8 +236,8 @@ class BatchService:
             kind,
             original=message.headers(),
         )
-        assert self._producer is not None
-        self._producer.produce(
+        assert self._txn is not None
+        self._txn.produce(
             self.settings.topic("dlq"), message.value(), message.key(), headers=headers
         )
         DEAD_LETTERS.labels(self.settings.name, message.topic(), kind).inc()
@@ -331,8 +258,8 @@ class BatchService:
         Commits when forced, when a task has outputs waiting (alerts must not wait for the
         interval), or when the interval passed with events consumed since the last commit.
         """
-        consumer, producer = self._consumer, self._producer
-        assert consumer is not None and producer is not None
+        consumer, txn = self._consumer, self._txn
+        assert consumer is not None and txn is not None
         now = time.monotonic()
         due = now - self._last_commit >= self.commit_interval_s and self._uncommitted
         if not (force or due or any(t.pending_output() for t in self.tasks.values())):
@@ -340,49 +267,66 @@ class BatchService:
         for number, task in self.tasks.items():
             outputs, changes = task.drain()
             for out in outputs:
-                producer.produce(self.settings.topic(out.topic), out.value, out.key)
+                txn.produce(self.settings.topic(out.topic), out.value, out.key)
             if self.state_topic is not None:
                 for key, value in changes:
-                    producer.produce(self.state_topic, value, key, partition=number)
+                    txn.produce(self.state_topic, value, key, partition=number)
         positions = [
             tp for tp in consumer.position(consumer.assignment()) if tp.offset != OFFSET_INVALID
         ]
         start = time.perf_counter()
         try:
-            if positions:
-                producer.send_offsets_to_transaction(
-                    positions, consumer.consumer_group_metadata(), 30
-                )
-            producer.commit_transaction(30)
-        except KafkaException as exc:
-            error = exc.args[0]
-            if error.txn_requires_abort():
-                log.warning("transaction aborted; rolling back", extra={"error": str(error)})
-                producer.abort_transaction(30)
-                ABORTS.labels(self.settings.name).inc()
-                producer.begin_transaction()
-                self._rewind()
-                return
-            raise
+            txn.commit(positions, consumer.consumer_group_metadata())
+        except Aborted:
+            ABORTS.labels(self.settings.name).inc()
+            self._rewind()
+            return
         COMMIT_SECONDS.labels(self.settings.name).observe(time.perf_counter() - start)
         COMMITS.labels(self.settings.name).inc()
-        producer.begin_transaction()
         self._last_commit = now
         self._uncommitted = 0
 
+    def _watch_lag(self) -> None:
+        """Tell :class:`Progress` how much waits, from what the consumer already knows (no
+        request to the broker: this runs on every turn of the loop)."""
+        now = time.monotonic()
+        if now - self._lag_checked < 1.0:
+            return
+        self._lag_checked = now
+        consumer = self._consumer
+        assert consumer is not None
+        lag = 0
+        for tp in consumer.position(consumer.assignment()):
+            if tp.offset < 0:
+                continue
+            try:
+                _, high = consumer.get_watermark_offsets(tp, cached=True)
+            except KafkaException:
+                continue
+            if high is not None and high > tp.offset:
+                lag += high - tp.offset
+        self.progress.waiting(lag)
+
     def _loop(self) -> None:
-        consumer, producer = self._consumer, self._producer
-        assert consumer is not None and producer is not None
-        clock = self.clock
+        consumer = self._consumer
+        assert consumer is not None
+        clock, watchdog = self.clock, self.watchdog
+        # consume() runs the rebalance callbacks, whose restores and commits are calls of
+        # their own: this bound is for the fetch itself.
+        consume_bound = self.poll_timeout_s + self.bound_s
         while self._running:
-            messages = consumer.consume(self.batch_size, self.poll_timeout_s)
-            if messages:
-                self._uncommitted += len(messages)
-                self._process(messages)
-            now_ms = int(clock() * 1000)
-            for task in self.tasks.values():
-                task.tick(now_ms)
-            self._commit()
+            with watchdog.call("loop: processing a batch", 300.0):
+                with watchdog.call("consume", consume_bound):
+                    messages = consumer.consume(self.batch_size, self.poll_timeout_s)
+                if messages:
+                    self._uncommitted += len(messages)
+                    self._process(messages)
+                    self.progress.advanced(len(messages))
+                now_ms = int(clock() * 1000)
+                for task in self.tasks.values():
+                    task.tick(now_ms)
+                self._commit()
+                self._watch_lag()
 
     def apply_topics(self) -> None:
         apply_topics_with_retry(self.settings)
@@ -400,11 +344,19 @@ class BatchService:
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        self._consumer, self._producer = self._clients()
+        self.watchdog.start(exit_for_restart(self.health, self.settings.name))
+        self._consumer = Consumer(clients.engine_consumer(self.settings, self.instance))
+        self._txn = Transactions(
+            Producer(clients.transactional_producer(self.settings, self.instance)),
+            self.watchdog,
+            self.settings.name,
+            call_timeout_s=self.call_timeout_s,
+            grace_s=self.bound_s - self.call_timeout_s,
+            give_up_after_s=clients.transaction_timeout_ms() / 1000.0 * 2,
+        )
         code = 0
         try:
-            self._producer.init_transactions(60)
-            self._producer.begin_transaction()
+            self._txn.begin(init_timeout_s=60.0)
             self._consumer.subscribe(
                 list(self._schema_by_topic), on_assign=self._on_assign, on_revoke=self._on_revoke
             )
@@ -414,14 +366,20 @@ class BatchService:
             self._loop()
             self._commit(force=True)
         except KafkaException as exc:
-            log.exception("fatal Kafka error", extra={"error": str(exc)})
-            self.health.failed(str(exc))
+            error = exc.args[0] if exc.args else exc
+            log.error(
+                "fatal Kafka error; exiting",
+                extra={"error": str(error), "exit_code": 1},
+            )
+            self.health.failed(str(error))
             code = 1
         finally:
             try:
-                self._consumer.close()
+                with self.watchdog.call("consumer close", self.bound_s):
+                    self._consumer.close()
             finally:
-                self._producer.flush(10)
+                self._txn.flush(10)
                 http.stop()
+                self.watchdog.stop()
         log.info("stopped", extra={"exit_code": code})
         return code

@@ -18,13 +18,21 @@ log = logging.getLogger(__name__)
 
 
 class Health:
-    """What ``/healthz`` reports: starting -> ok -> stopping, or failed with a reason."""
+    """What ``/healthz`` reports: starting -> ok -> stopping, or failed with a reason; while
+    ok, a check that finds a problem turns it into ``degraded`` (or the status that check
+    names, such as ``stalled``).
+
+    >>> health = Health("slo"); health.ready()
+    >>> health.add_check(lambda: "no event processed for 61 s", status="stalled")
+    >>> health.report()
+    (503, {'service': 'slo', 'status': 'stalled', 'problems': ['no event processed for 61 s']})
+    """
 
     def __init__(self, service: str) -> None:
         self.service = service
         self.state = "starting"
         self.reason = ""
-        self._checks: list[Callable[[], str | None]] = []
+        self._checks: list[tuple[Callable[[], str | None], str]] = []
 
     def ready(self) -> None:
         self.state = "ok"
@@ -35,15 +43,16 @@ class Health:
     def failed(self, reason: str) -> None:
         self.state, self.reason = "failed", reason
 
-    def add_check(self, check: Callable[[], str | None]) -> None:
+    def add_check(self, check: Callable[[], str | None], status: str = "degraded") -> None:
         """A check returns None when fine, or a sentence on what is wrong."""
-        self._checks.append(check)
+        self._checks.append((check, status))
 
     def report(self) -> tuple[int, dict[str, object]]:
-        problems = [p for p in (check() for check in self._checks) if p]
+        found = [(p, status) for p, status in ((c(), s) for c, s in self._checks) if p]
+        problems = [p for p, _ in found]
         state = self.state
-        if state == "ok" and problems:
-            state = "degraded"
+        if state == "ok" and found:
+            state = next((s for _, s in found if s != "degraded"), "degraded")
         body: dict[str, object] = {"service": self.service, "status": state}
         if self.reason:
             body["reason"] = self.reason

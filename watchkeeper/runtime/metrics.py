@@ -13,3 +13,9 @@ DEAD_LETTERS = Counter(
     "Messages sent to the dead-letter topic instead of being processed.",
     ["service", "topic", "reason"],
 )
+REDELIVERED = Counter(
+    "wk_messages_redelivered_total",
+    "Messages this process had already handled, read again after a broker or group "
+    "hiccup rewound the consumer, and skipped.",
+    ["service", "topic"],
+)

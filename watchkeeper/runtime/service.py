@@ -21,9 +21,13 @@ bad bytes            dead-letter topic with headers (see ``dlq``), counted, next
 handler raises       logged with the event's position, dead-lettered, next message
 crash / SIGKILL      nothing committed past unfinished work: the new process re-reads
                      from the last commit (duplicates possible, losses not)
-rebalance            Faust commits what is done and hands partitions over
+rebalance            Faust commits what is done and hands partitions over; what comes
+                     back to this process again is skipped by offset (counted in
+                     ``wk_messages_redelivered_total``)
 Kafka unreachable    at start-up: topic apply retries for ``WK_STARTUP_TIMEOUT_S`` then
-                     exits 1; while running: aiokafka reconnects, /healthz stays ok
+                     exits 1; while running: aiokafka reconnects, rewinds to the last
+                     commit, and the offsets already handled are skipped: exact counts
+                     across a broker restart
 SIGTERM              /healthz says stopping, the worker commits and leaves the group
 ==================== ==================================================================
 """
@@ -45,7 +49,7 @@ from ..codec import Codec, EventError
 from . import logs
 from .dlq import dead_letter_headers, error_kind
 from .http import Health
-from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED
+from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED, REDELIVERED
 from .settings import ServiceSettings
 from .startup import apply_topics_with_retry, start
 
@@ -102,6 +106,11 @@ class Service:
         self.app = create_app(settings)
         self.health = Health(settings.name)
         self._dlq = self.raw_topic("dlq")
+        # The highest offset handled per partition by this process. When the broker
+        # restarts or the group rebalances, the consumer rewinds to the last commit and
+        # hands us again what we already handled; skipping it keeps counts exact across
+        # those (a crash of this process still re-reads: at-least-once).
+        self._handled: dict[tuple[str, int], int] = {}
 
     # -- wiring -----------------------------------------------------------------------
 
@@ -131,6 +140,11 @@ class Service:
         async for event in stream.events():
             message = event.message
             CONSUMED.labels(name, message.topic).inc()
+            position = (message.topic, message.partition)
+            if message.offset <= self._handled.get(position, -1):
+                REDELIVERED.labels(name, message.topic).inc()
+                continue
+            self._handled[position] = message.offset
             try:
                 record = self.codec.decode_as(schema, message.value)
             except EventError as exc:
