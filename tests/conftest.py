@@ -119,5 +119,4 @@ def start_service(kafka_bootstrap: str, tmp_path: Path):
 
     yield start
     for service in started:
-        if service.process.poll() is None:
-            service.stop()
+        service.stop()
