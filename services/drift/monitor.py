@@ -74,6 +74,10 @@ class ModelMonitor:
         self.unseen: Counter[str] = Counter()
         self.last_retrain_ms: int | None = None
         self.checked = -1  # the reference store's version when last compared
+        # The reference the restored verdicts and performance window were made against:
+        # when it arrives after the restore (the new owner of a partition may read the
+        # references topic a moment after its changelog), they are kept, not reset.
+        self.restored_reference_ms: int | None = None
         self.numeric: list[tuple[str, NumericFeature | CategoricalFeature]] = []
         self.categorical: list[tuple[str, NumericFeature | CategoricalFeature]] = []
         self.prediction: NumericFeature | CategoricalFeature | None = None
@@ -83,8 +87,13 @@ class ModelMonitor:
     # -- reference ----------------------------------------------------------------------
 
     def install(self, reference: Reference) -> None:
-        """Start comparing against ``reference``; windows and verdicts start afresh."""
+        """Start comparing against ``reference``: windows and verdicts start afresh, but
+        for those restored against this very reference. The labelled performance window
+        is about labels, not the reference: it starts afresh only when the reference
+        brings a performance baseline of its own (a new bar to compare with)."""
         s = self.settings
+        resumed = reference.created_at_ms == self.restored_reference_ms
+        self.restored_reference_ms = None
         self.reference = reference
         self.building = []
         self.numeric = [(n, for_profile(n, p, s)) for n, p in reference.numeric.items()]
@@ -94,8 +103,10 @@ class ModelMonitor:
             if reference.prediction is not None
             else None
         )
-        self.performance = PerformanceTracker(s, reference.performance)
-        self.firing = {}
+        if not resumed:
+            self.firing = {}
+            if reference.performance is not None or not self.performance.pairs:
+                self.performance = PerformanceTracker(s, reference.performance)
         self.since_evaluation = 0
 
     def _collect(self, record: dict[str, Any]) -> Reference | None:
@@ -262,12 +273,15 @@ class ModelMonitor:
             "firing": self.firing,
             "performance": self.performance.state(),
             "last_retrain_ms": self.last_retrain_ms,
+            "reference_ms": self.reference.created_at_ms if self.reference else None,
         }
 
     def load(self, data: dict[str, Any]) -> None:
         self.firing = dict(data["firing"])
         self.performance.load(data["performance"])
         self.last_retrain_ms = data["last_retrain_ms"]
+        if self.reference is None:
+            self.restored_reference_ms = data.get("reference_ms")
 
 
 __all__ = ["CategoricalProfile", "Evaluation", "ModelMonitor", "MonitorKey"]
