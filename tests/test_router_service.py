@@ -13,7 +13,15 @@ import pytest
 from watchkeeper.devstack import Received, Response
 
 from .helpers import consume
-from .test_router_support import CODEC, Alerts, read_to_end, receiver, routing_file, start_router
+from .test_router_support import (
+    CODEC,
+    SIMPLE,
+    Alerts,
+    read_to_end,
+    receiver,
+    routing_file,
+    start_router,
+)
 
 pytestmark = pytest.mark.kafka
 __all__ = ["receiver"]
@@ -22,20 +30,6 @@ MAX_IN_FLIGHT = 8
 
 def group_keys(requests: list[Received]) -> list[str]:
     return [r.body["groupKey"] for r in requests if isinstance(r.body, dict)]
-
-
-SIMPLE = """
-route:
-  receiver: oncall
-  group_by: [alertname, model]
-  group_wait: 0s
-  group_interval: 1s
-  repeat_interval: 1h
-receivers:
-  - name: oncall
-    webhook_configs:
-      - url: ${RX}/oncall
-"""
 
 
 def test_firing_then_resolved_gives_one_of_each(

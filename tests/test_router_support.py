@@ -39,6 +39,19 @@ TOKEN_TABLE = (
     f"admin admin {TOKENS['admin']}; alertmanager ingest {TOKENS['alertmanager']}"
 )
 LINK_SECRET = "link-secret-for-tests-0123456789"
+# One receiver, one group per (alertname, model), notified at once.
+SIMPLE = """
+route:
+  receiver: oncall
+  group_by: [alertname, model]
+  group_wait: 0s
+  group_interval: 1s
+  repeat_interval: 1h
+receivers:
+  - name: oncall
+    webhook_configs:
+      - url: ${RX}/oncall
+"""
 FAST_RETRIES = {"WK_ROUTER_RETRY_BASE_S": "0.05", "WK_ROUTER_RETRY_MAX_BACKOFF_S": "0.2"}
 
 

@@ -319,10 +319,7 @@ class LocalKafka:
         pid = self.running_pid()
         if pid is None:
             return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        while self._alive(pid):
-            time.sleep(0.05)
+        self._signal_and_wait(pid, signal.SIGKILL, timeout=None)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -340,17 +337,20 @@ class LocalKafka:
         if pid is None:
             self.pid_file.unlink(missing_ok=True)
             return False
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline and self._alive(pid):
-            time.sleep(0.2)
-        if self._alive(pid):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(pid, signal.SIGKILL)
-            while self._alive(pid):
-                time.sleep(0.1)
+        if not self._signal_and_wait(pid, signal.SIGTERM, timeout):
+            self._signal_and_wait(pid, signal.SIGKILL, timeout=None)
         self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _signal_and_wait(self, pid: int, sig: int, timeout: float | None) -> bool:
+        """Send ``sig``; wait until the process is gone (or ``timeout``): True if gone."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, sig)
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self._alive(pid):
+            if deadline is not None and time.monotonic() > deadline:
+                return False
+            time.sleep(0.05)
         return True
 
     @staticmethod

@@ -23,7 +23,7 @@ from typing import Any
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as TP
 
-from watchkeeper.runtime.clients import RIDE_OUT_BROKER_RESTARTS
+from watchkeeper.runtime.clients import ride_out_broker_restarts
 from watchkeeper.runtime.watchdog import Watchdog
 from watchkeeper.settings import KafkaSettings
 
@@ -61,7 +61,7 @@ def read_log(
                 "enable.partition.eof": True,
                 "auto.offset.reset": "earliest",
                 "logger": logging.getLogger("librdkafka"),
-                **RIDE_OUT_BROKER_RESTARTS,
+                **ride_out_broker_restarts(),
             }
         )
     )
@@ -161,7 +161,7 @@ class AlertFeed(threading.Thread):
                     # Client-level errors (all brokers down ...) come here, not as messages.
                     "error_cb": self._on_error,
                     "logger": logging.getLogger("librdkafka"),
-                    **RIDE_OUT_BROKER_RESTARTS,
+                    **ride_out_broker_restarts(),
                 }
             )
         )
@@ -284,7 +284,7 @@ class AckingProducer:
                     # A write the broker has not taken within this time fails instead of
                     # holding its delivery slot for librdkafka's default five minutes.
                     "delivery.timeout.ms": 30000,
-                    **RIDE_OUT_BROKER_RESTARTS,
+                    **ride_out_broker_restarts(),
                 }
             )
         )

@@ -28,6 +28,12 @@ RETRIES = Counter(
     "Transactional calls made again after a retriable error.",
     ["service", "call"],
 )
+ABORTS = Counter(
+    "wk_engine_transactions_aborted_total",
+    "Transactions the broker refused to commit (a rebalance moved partitions away, the "
+    "instance was fenced after a pause) and that were aborted: their outputs never show.",
+    ["service", "error"],
+)
 
 
 class Aborted(Exception):
@@ -93,6 +99,7 @@ class Transactions:
             if not exc.args[0].txn_requires_abort():
                 raise
             log.warning("transaction aborted; rolling back", extra={"error": str(exc.args[0])})
+            ABORTS.labels(self.service, exc.args[0].name()).inc()
             self._call(
                 "abort_transaction", lambda: self.producer.abort_transaction(self.call_timeout_s)
             )
