@@ -22,7 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from watchkeeper import topics
-from watchkeeper.devstack import ServiceProcess, WebhookReceiver, http_json, kafka_for_run, scrape
+from watchkeeper.devstack import (
+    ServiceProcess,
+    WebhookReceiver,
+    http_json,
+    kafka_for_run,
+    print_restart,
+    scrape,
+)
 from watchkeeper.local_kafka import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
@@ -116,6 +123,12 @@ class Stack:
         return body
 
 
+def supervised(module: str, env: dict[str, str], log_path: Path) -> ServiceProcess:
+    """Run as a container runtime would: a service that exits (stuck in a Kafka call past
+    its bound, fenced) is started again after a backoff, and the demo says so."""
+    return ServiceProcess(module, env, log_path, restart=True, on_restart=print_restart)
+
+
 def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> Stack:
     files = {
         "router.yaml": ROUTER_CONFIG.format(url=receiver.url),
@@ -127,10 +140,10 @@ def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> 
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix}
     gate_port = free_port()
     return Stack(
-        slo=ServiceProcess(
+        slo=supervised(
             "services.slo", {**env, "WK_SLO_WINDOW_S": "5", "WK_SLO_GRACE_S": "1"}, tmp / "slo.log"
         ),
-        router=ServiceProcess(
+        router=supervised(
             "services.router",
             {
                 **env,
@@ -139,7 +152,7 @@ def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> 
             },
             tmp / "router.log",
         ),
-        cost=ServiceProcess(
+        cost=supervised(
             "services.cost",
             {
                 **env,
@@ -149,7 +162,7 @@ def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> 
             },
             tmp / "cost.log",
         ),
-        quality=ServiceProcess(
+        quality=supervised(
             "services.quality",
             {
                 **env,

@@ -4,7 +4,7 @@ three start things the way production does, under a supervisor that restarts wha
 
 from ._processes import http_json, kafka_for_run, scrape
 from ._receiver import Received, Response, WebhookReceiver
-from ._service import Backoff, Restart, ServiceProcess
+from ._service import Backoff, Restart, ServiceProcess, print_restart
 
 __all__ = [
     "Backoff",
@@ -15,5 +15,6 @@ __all__ = [
     "WebhookReceiver",
     "http_json",
     "kafka_for_run",
+    "print_restart",
     "scrape",
 ]

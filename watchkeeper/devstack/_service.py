@@ -10,6 +10,7 @@ through here so that they see what production sees.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -209,3 +210,26 @@ class ServiceProcess:
 
     def thaw(self) -> None:
         self.process.send_signal(signal.SIGCONT)
+
+
+def last_words(service: ServiceProcess) -> str:
+    """What the process said last before exiting: its last error or critical log line."""
+    for line in reversed(service.logs().splitlines()[-200:]):
+        if '"level": "critical"' in line or '"level": "error"' in line:
+            with contextlib.suppress(ValueError):
+                entry = json.loads(line)
+                extra = f" in {entry['call']}" if "call" in entry else ""
+                return f"{entry.get('msg', '')}{extra}"[:200]
+    return ""
+
+
+def print_restart(service: ServiceProcess, restart: Restart) -> None:
+    """An ``on_restart`` for the demo and the benchmarks: one line per restart."""
+    why = last_words(service)
+    print(
+        f"  ↻ {service.name} exited with {restart.exit_code}"
+        + (f" ({why})" if why else "")
+        + f"; the supervisor restarts it in {restart.backoff_s:.1f} s "
+        f"(restart {len(service.restarts)})",
+        flush=True,
+    )
