@@ -8,6 +8,7 @@ takeovers they wait for fit a test; the code paths are the same."""
 from __future__ import annotations
 
 import re
+import time
 
 import pytest
 
@@ -39,7 +40,7 @@ def fleet(kafka_settings, prefix, tmp_path):
     fleet.stop()
 
 
-def test_scale_out_scale_in_and_a_kill_mid_stream_count_exactly(fleet) -> None:
+def test_scale_out_scale_in_and_a_kill_mid_stream_count_exactly(fleet, record_property) -> None:
     fleet.start(BATCH_SERVICES, **FAST_TAKEOVER)
     workload = Workload(EVENTS, models=MODELS)
     stream = Stream(fleet, workload, seconds=24, fractions=(0.25, 0.5, 0.75))
@@ -49,9 +50,11 @@ def test_scale_out_scale_in_and_a_kill_mid_stream_count_exactly(fleet) -> None:
     stream.marks[1].wait()
     for name in BATCH_SERVICES:  # kill -9 of one: its supervisor starts it again
         fleet.services[name].kill()
+    killed_at = time.monotonic()
     stream.marks[2].wait()
     scaled_in = {name: fleet.services[f"{name}-b"].stop() for name in BATCH_SERVICES}
     undelivered, found = stream.finish(BATCH_SERVICES)
+    record_property("kill_to_caught_up_s", round(stream.drained_at - killed_at, 1))
     assert undelivered == 0
     exact(found)
     assert scaled_in == dict.fromkeys(BATCH_SERVICES, 0)
@@ -60,7 +63,9 @@ def test_scale_out_scale_in_and_a_kill_mid_stream_count_exactly(fleet) -> None:
     )
 
 
-def test_a_restart_under_another_instance_id_after_kill_9_counts_exactly(fleet) -> None:
+def test_a_restart_under_another_instance_id_after_kill_9_counts_exactly(
+    fleet, record_property
+) -> None:
     for name in BATCH_SERVICES:
         fleet.add(name, "a", restart=False, **FAST_TAKEOVER)
     for service in fleet.services.values():
@@ -68,6 +73,7 @@ def test_a_restart_under_another_instance_id_after_kill_9_counts_exactly(fleet) 
     workload = Workload(EVENTS, models=MODELS)
     stream = Stream(fleet, workload, seconds=15, fractions=(0.4,))
     stream.marks[0].wait()
+    killed_at = time.monotonic()
     for name in BATCH_SERVICES:
         # A new pod name: a new transactional id that fences nothing, and a static member
         # that is not the dead one. The dead one's open transaction is aborted when it
@@ -75,11 +81,13 @@ def test_a_restart_under_another_instance_id_after_kill_9_counts_exactly(fleet) 
         fleet.services[name].kill()
         fleet.add(name, "c", **FAST_TAKEOVER).wait_healthy(timeout=120)
     undelivered, found = stream.finish(BATCH_SERVICES)
+    # Bounded below by the session and transaction timeouts (10 s here) the takeover waits.
+    record_property("kill_to_caught_up_s", round(stream.drained_at - killed_at, 1))
     assert undelivered == 0
     exact(found)
 
 
-def test_a_frozen_instance_is_fenced_and_produces_nothing(fleet) -> None:
+def test_a_frozen_instance_is_fenced_and_produces_nothing(fleet, record_property) -> None:
     fleet.start(BATCH_SERVICES, **FAST_TAKEOVER)
     for name in BATCH_SERVICES:
         fleet.add(name, "b", **FAST_TAKEOVER).wait_healthy(timeout=120)
@@ -89,10 +97,12 @@ def test_a_frozen_instance_is_fenced_and_produces_nothing(fleet) -> None:
     frozen = {name: fleet.services[name] for name in BATCH_SERVICES}
     for service in frozen.values():
         service.freeze()  # a long GC pause or a frozen VM: sessions and transactions open
+    frozen_at = time.monotonic()
     # The other instance takes over everything once the frozen one's session expired: the
     # groups catch up without it.
     stream.marks[1].wait()
     fleet.wait_caught_up(BATCH_SERVICES, timeout=180)
+    record_property("freeze_to_taken_over_s", round(time.monotonic() - frozen_at, 1))
     for service in frozen.values():
         service.thaw()
     # Woken up, each frozen instance finds its group membership gone: the broker refuses

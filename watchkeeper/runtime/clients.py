@@ -9,9 +9,11 @@ load (``make bench BENCH=bounce``; the figures are in docs/runtime.md):
   decommissioned group coordinator stays cached, and ``send_offsets_to_transaction()``
   then waits for a state change that never comes (librdkafka #5511), ignoring its timeout
   (#5456): every run of the experiment hung there. Without re-bootstrap the broker handles
-  keep reconnecting and the call completes once the broker is back. The price: a cluster
-  whose every broker address changes at once is not found again — the loop then reports
-  ``stalled`` on ``/healthz`` and a restart picks up the new addresses.
+  keep reconnecting and the call completes once the broker is back. It does not cure
+  #5456: on three brokers, a killed node that coordinated the group could still leave the
+  call hanging (2 of 24 service runs); the watchdog (``watchdog.py``) ends those. The
+  price: a cluster whose every broker address changes at once is not found again — the
+  loop then reports ``stalled`` on ``/healthz`` and a restart picks up the new addresses.
 * ``session.timeout.ms`` 45 s (Kafka's own default since 3.0): a broker restart takes
   10 to 20 s; with 15 s the client gave up its session meanwhile, rejoined under its static
   ``group.instance.id`` and was then fenced by its own new membership
