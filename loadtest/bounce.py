@@ -41,6 +41,8 @@ WINDOW_MS = 10_000
 TAIL = 500  # drift evaluates every 500 events: the tail ends in exactly one more report
 BATCH_SERVICES = ("slo", "cost", "quality", "drift", "fairness")
 SERVICES = (*BATCH_SERVICES, "counter")
+# The services whose output holds one record per window (or last report) and model.
+PER_MODEL_OUTPUTS = ("slo", "quality", "fairness", "drift")
 
 
 def config_files(models: tuple[str, ...]) -> dict[str, str]:
@@ -234,8 +236,10 @@ def decoded(settings: KafkaSettings, topic: str, schema: str) -> list[tuple[byte
 
 
 def counted(fleet: Fleet, workload: Workload, names=SERVICES) -> dict[str, dict]:
-    """What each service counted, read from its output to the end offsets. ``outputs`` is
-    how many records of the window it wrote: one per model unless something was doubled."""
+    """What each service counted, read from its output to the end offsets. ``outputs``
+    (for the services that write one record per window and model) is how many records of
+    the window it wrote: one per model unless something was doubled. cost keeps updating
+    one aggregate and counter has no output topic: only their counts apply."""
     settings, prefix, start = fleet.settings, fleet.prefix, workload.start_ms
     found: dict[str, dict] = {}
     windowed = (
@@ -260,11 +264,7 @@ def counted(fleet: Fleet, workload: Workload, names=SERVICES) -> dict[str, dict]
             r for k, r in decoded(settings, prefix + "cost-aggregates", "CostAggregate") if k == key
         ]
         last = months[-1] if months else {"requests": workload.tail, "cost_usd": 0.0}
-        found["cost"] = {
-            "counted": last["requests"] - workload.tail,
-            "outputs": len(workload.models) if months else 0,
-            "cost_usd": last["cost_usd"],
-        }
+        found["cost"] = {"counted": last["requests"] - workload.tail, "cost_usd": last["cost_usd"]}
     if "drift" in names:
         last_report: dict[str, dict] = {}
         for _, r in decoded(settings, prefix + "drift-reports", "DriftReport"):
@@ -276,7 +276,7 @@ def counted(fleet: Fleet, workload: Workload, names=SERVICES) -> dict[str, dict]
     if "counter" in names:
         counter = fleet.services["counter"]
         events = counter.metric_sum("wk_counter_events_total", topic="predictions")
-        found["counter"] = {"counted": int(events) - workload.tail, "outputs": len(workload.models)}
+        found["counter"] = {"counted": int(events) - workload.tail}
     return found
 
 
