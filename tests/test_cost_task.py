@@ -12,7 +12,7 @@ from services.cost.costfile import load_text, parse
 from services.cost.pricing import InvalidUsage
 from services.cost.task import CostTask, FutureEvent
 from watchkeeper.codec import Codec
-from watchkeeper.runtime import ServiceSettings
+from watchkeeper.settings import ServiceSettings
 
 CODEC = Codec()
 DEC_1 = 1_764_547_200_000  # 2025-12-01 00:00 UTC

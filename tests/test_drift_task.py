@@ -13,8 +13,7 @@ from services.drift.reference import build
 from services.drift.references import ReferenceStore
 from services.drift.task import DriftTask
 from watchkeeper.codec import Codec
-from watchkeeper.runtime import ServiceSettings
-from watchkeeper.settings import KafkaSettings
+from watchkeeper.settings import KafkaSettings, ServiceSettings
 
 CODEC = Codec()
 T0 = 1_767_225_600_000

@@ -11,7 +11,7 @@ import pytest
 from services.fairness.config import FairnessConfig
 from services.fairness.task import FairnessTask, FutureEvent
 from watchkeeper.codec import Codec
-from watchkeeper.runtime import ServiceSettings
+from watchkeeper.settings import ServiceSettings
 from watchkeeper.yamlconf import ConfigFileError
 
 CODEC = Codec()

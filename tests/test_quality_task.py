@@ -13,7 +13,7 @@ from services.quality.dedup import RecentIds
 from services.quality.gateview import answer
 from services.quality.task import QualityTask
 from watchkeeper.codec import Codec
-from watchkeeper.runtime import ServiceSettings
+from watchkeeper.settings import ServiceSettings
 
 CODEC = Codec()
 T0 = 1_767_225_600_000  # a round minute

@@ -23,8 +23,7 @@ from services.router.retry import RetryPolicy
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import WebhookReceiver
 from watchkeeper.local_kafka import free_port
-from watchkeeper.runtime import ServiceSettings
-from watchkeeper.settings import KafkaSettings
+from watchkeeper.settings import KafkaSettings, ServiceSettings
 
 CODEC = Codec()
 # Tokens of the tests' API callers: name, scopes, token.

@@ -8,7 +8,7 @@ from services.slo.config import SloConfig
 from services.slo.rules import load_text, parse
 from services.slo.task import FutureEvent, SloTask
 from watchkeeper.codec import Codec
-from watchkeeper.runtime import ServiceSettings
+from watchkeeper.settings import ServiceSettings
 
 CODEC = Codec()
 T0 = 1_767_225_600_000  # a round 10 s boundary

@@ -1,5 +1,6 @@
 """``watchkeeper`` command line: the local broker, topics and schemas.
 
+watchkeeper serve SERVICE [--help | --version | --check-config FILE]
 watchkeeper kafka up|down|status|jars [--brokers 3]
 watchkeeper topics apply|list
 watchkeeper schemas check|lock|list
@@ -77,6 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("serve", help="run a service (watchkeeper serve SERVICE --help)", add_help=False)
 
     kafka = sub.add_parser("kafka", help="the local broker (or a local three-broker cluster)")
     kafka_sub = kafka.add_subparsers(dest="action", required=True)
@@ -116,7 +118,30 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _serve(argv: list[str]) -> int:
+    import services
+
+    if not argv or argv[0].startswith("-"):
+        print(
+            f"usage: watchkeeper serve SERVICE [--help]\nservices: {', '.join(services.NAMES)}",
+            file=sys.stderr if not argv or argv[0] not in ("-h", "--help") else sys.stdout,
+        )
+        return 0 if argv and argv[0] in ("-h", "--help") else 2
+    try:
+        spec = services.spec(argv[0])
+    except KeyError as exc:
+        print(f"error: {exc.args[0]}", file=sys.stderr)
+        return 2
+    from .runtime.entry import main as serve
+
+    return serve(spec, argv[1:], prog=f"watchkeeper serve {argv[0]}")
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "serve":
+        # Everything after the name is the service's own command line (--help included).
+        return _serve(argv[1:])
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
     try:

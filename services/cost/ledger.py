@@ -25,7 +25,7 @@ from typing import Any
 
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.runtime.batch import Output
+from watchkeeper.kit import Output
 
 from . import metrics, totals
 from .budgets import BudgetState, Change, level_name, severity_of

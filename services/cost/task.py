@@ -34,7 +34,7 @@ from typing import Any
 
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.runtime.batch import Output, key_text
+from watchkeeper.kit import Output, key_text
 
 from . import metrics, totals
 from .advice import Advice, UnitAdvice, advise, cheaper_versions
@@ -163,6 +163,10 @@ class CostTask:
                 self.unpriced.pop(unpriced_key, None)  # type: ignore[arg-type]
             else:
                 self.unpriced[unpriced_key] = Unpriced.from_dict(json.loads(value))  # type: ignore[index]
+
+    def restored(self) -> None:
+        if self._restoring:
+            self._finish_restore()
 
     def _finish_restore(self) -> None:
         self._restoring = False

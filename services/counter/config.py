@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from watchkeeper.runtime import ServiceSettings
-from watchkeeper.settings import env_int
+from watchkeeper.settings import ServiceSettings, env_int
 
 NAME = "counter"
 DEFAULT_HTTP_PORT = 8101

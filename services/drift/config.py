@@ -36,8 +36,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from watchkeeper.runtime import ServiceSettings
-from watchkeeper.settings import env_int, env_str
+from watchkeeper.settings import ServiceSettings, env_int, env_str
 from watchkeeper.yamlconf import ConfigFileError, Mapping, load_file, parse_duration
 
 NAME = "drift"

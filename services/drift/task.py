@@ -26,7 +26,7 @@ from typing import Any
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
 from watchkeeper.join import PendingLog, PendingPredictions
-from watchkeeper.runtime.batch import Output, key_text
+from watchkeeper.kit import Output, key_text
 
 from . import metrics
 from .config import DriftConfig
@@ -133,6 +133,10 @@ class DriftTask:
         return text, self._keys_of[text]
 
     # -- events -------------------------------------------------------------------------
+
+    def restored(self) -> None:
+        if self.pending_log.restoring:
+            self._finish_restore()
 
     def _finish_restore(self) -> None:
         for event_id, line in self.pending_log.finish():

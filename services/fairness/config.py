@@ -21,8 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from watchkeeper._paths import REPO_ROOT
-from watchkeeper.runtime import ServiceSettings
-from watchkeeper.settings import ConfigError, env_float, env_int, env_str
+from watchkeeper.settings import ConfigError, ServiceSettings, env_float, env_int, env_str
 from watchkeeper.yamlconf import ConfigFileError, Mapping, load_file, load_text, parse_duration
 
 NAME = "fairness"

@@ -34,7 +34,7 @@ from typing import Any
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
 from watchkeeper.join import PendingPredictions
-from watchkeeper.runtime.batch import Output, key_text
+from watchkeeper.kit import Output, key_text
 
 from . import metrics, report
 from .config import ALERTS, FairnessConfig, FairnessSettings
@@ -180,6 +180,10 @@ class FairnessTask:
                 return
             event_ms, decision, text = value.decode().split("\x1f", 2)
             self.pending.restore(event_id, (text, decision == "1"), int(event_ms))
+
+    def restored(self) -> None:
+        if self._restoring is not None:
+            self._finish_restore()
 
     def _finish_restore(self) -> None:
         restoring, self._restoring = self._restoring, None

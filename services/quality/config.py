@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from watchkeeper._paths import REPO_ROOT
-from watchkeeper.runtime import ServiceSettings
-from watchkeeper.settings import ConfigError, env_float, env_int, env_str
+from watchkeeper.settings import ConfigError, ServiceSettings, env_float, env_int, env_str
 from watchkeeper.yamlconf import parse_duration
 
 NAME = "quality"

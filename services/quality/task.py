@@ -34,7 +34,7 @@ from typing import Any
 
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.runtime.batch import Output
+from watchkeeper.kit import Output
 
 from . import metrics, report
 from .checks import Checker
@@ -134,6 +134,10 @@ class QualityTask:
                 self._restoring[model] = json.loads(value)
         elif kind == b"d":
             self.recent.restore(key, value)
+
+    def restored(self) -> None:
+        if self._restoring is not None:
+            self._finish_restore()
 
     def _finish_restore(self) -> None:
         restoring, self._restoring = self._restoring, None

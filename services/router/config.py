@@ -29,8 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from watchkeeper.runtime import ServiceSettings
-from watchkeeper.settings import ConfigError, env_float, env_int, env_str, secret
+from watchkeeper.settings import ConfigError, ServiceSettings, env_float, env_int, env_str, secret
 
 from .auth import AckLinks, TokenTable
 from .retry import RetryPolicy

@@ -25,7 +25,7 @@ from typing import Any
 
 from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.runtime.batch import Output, key_text
+from watchkeeper.kit import Output, key_text
 
 from . import metrics
 from .aggregate import Aggregate
@@ -116,6 +116,10 @@ class SloTask:
         series.late = data["late"]
         series.rule_states = {k: RuleState.from_dict(v) for k, v in data["rules"].items()}
         self.series[key] = series
+
+    def restored(self) -> None:
+        if self._restoring is not None:
+            self._finish_restore()
 
     def _finish_restore(self) -> None:
         restoring, self._restoring = self._restoring, None

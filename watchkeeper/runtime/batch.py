@@ -46,7 +46,7 @@ import logging
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Any
 
 from confluent_kafka import (
@@ -61,14 +61,15 @@ from confluent_kafka import (
 from prometheus_client import Counter, Histogram
 
 from ..codec import Codec, EventError
-from ..settings import env_float, env_int, env_str
+from ..kit.routes import Route
+from ..kit.spec import Beside
+from ..kit.task import Output, Task, key_text
+from ..settings import ServiceSettings, env_float, env_int, env_str
 from . import changelog, clients
 from .dlq import dead_letter_headers, error_kind
 from .http import Health
 from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED
-from .settings import ServiceSettings
 from .startup import apply_topics_with_retry, start
-from .task import Output, Task, key_text
 from .transaction import Aborted, Transactions
 from .watchdog import Progress, Watchdog, exit_for_restart
 
@@ -103,8 +104,12 @@ class BatchService:
         state_topic: str | None = None,
         codec: Codec | None = None,
         clock: Callable[[], float] = time.time,
+        beside: Sequence[Beside] = (),
+        routes: Sequence[Route] = (),
     ) -> None:
         self.settings = settings
+        self.beside = list(beside)
+        self.routes = list(routes)
         self.inputs = inputs
         self.task_factory = task_factory
         self.state_topic = settings.topic(state_topic) if state_topic else None
@@ -123,6 +128,8 @@ class BatchService:
         self.watchdog = Watchdog()
         self.progress = Progress(env_float("WK_STALL_AFTER_S", 60.0))
         self.health.add_check(self.progress.stalled, status="stalled")
+        for part in self.beside:
+            self.health.add_check(part.problem)
         self._schema_by_topic = {settings.topic(t): s for t, s in inputs.items()}
         self._logical = {settings.topic(t): t for t in inputs}
         self._running = True
@@ -151,6 +158,7 @@ class BatchService:
     def _restore(self, number: int) -> Task:
         task = self.task_factory(number)
         if self.state_topic is None:
+            task.restored()
             return task
         count = changelog.restore(
             clients.changelog_reader(self.settings),
@@ -164,6 +172,7 @@ class BatchService:
         if count:
             RESTORED.labels(self.settings.name).inc(count)
             log.info("state restored", extra={"partition": number, "records": count})
+        task.restored()
         return task
 
     def _rewind(self) -> None:
@@ -330,11 +339,24 @@ class BatchService:
 
     def apply_topics(self) -> None:
         apply_topics_with_retry(self.settings)
+        # What runs beside the tasks reads topics that exist now, before the first event.
+        for part in self.beside:
+            part.start()
+
+    def _stop_beside(self) -> None:
+        for part in self.beside:
+            try:
+                part.stop()
+            except Exception:  # stopping the rest matters more than this one's error
+                log.exception("stopping a part failed", extra={"part": type(part).__name__})
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT; return the process exit code."""
-        http = start(self.settings, self.health, self.apply_topics, instance=self.instance)
+        http = start(
+            self.settings, self.health, self.apply_topics, self.routes, instance=self.instance
+        )
         if http is None:
+            self._stop_beside()
             return 1
 
         def stop(signum: int, _frame: Any) -> None:
@@ -380,6 +402,7 @@ class BatchService:
             finally:
                 self._txn.flush(10)
                 http.stop()
+                self._stop_beside()
                 self.watchdog.stop()
         log.info("stopped", extra={"exit_code": code})
         return code

@@ -30,8 +30,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from ..settings import env_float, env_int, env_str
-from .settings import ServiceSettings
+from ..settings import ServiceSettings, env_float, env_int, env_str
 
 
 def ride_out_broker_restarts() -> dict[str, Any]:

@@ -1,7 +1,9 @@
-"""``/metrics`` (Prometheus) and ``/healthz`` for every service, on a small thread.
+"""The one HTTP server of a service: ``/metrics`` (Prometheus), ``/healthz``, and the
+routes the service adds (``kit.routes``), on a small thread.
 
 It runs beside whatever consumes Kafka (a Faust worker or a batch consumer) so that a
 stuck event loop still answers ``/metrics`` and the health check can say it is stuck.
+Request bodies are capped (``MAX_BODY``): 413 beyond, 400 for a bad length.
 """
 
 from __future__ import annotations
@@ -9,12 +11,16 @@ from __future__ import annotations
 import json
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from urllib.parse import parse_qsl
 
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
 
+from ..kit.routes import Request, Response, Route, error
+
 log = logging.getLogger(__name__)
+MAX_BODY = 1 << 20
 
 
 class Health:
@@ -70,9 +76,11 @@ class ServiceHTTP:
         host: str = "127.0.0.1",
         port: int = 0,
         registry: CollectorRegistry = REGISTRY,
+        routes: Sequence[Route] = (),
     ) -> None:
         self.health = health
         self.registry = registry
+        self.routes = list(routes)
         handler = self._handler()
         self._server = ThreadingHTTPServer((host, port), handler)
         self._server.daemon_threads = True
@@ -105,7 +113,44 @@ class ServiceHTTP:
                     status, body = outer.health.report()
                     self._send(status, json.dumps(body).encode(), "application/json")
                 else:
-                    self._send(404, b'{"error": "not found"}', "application/json")
+                    self._route("GET")
+
+            def do_POST(self) -> None:
+                self._route("POST")
+
+            def _route(self, method: str) -> None:
+                path, _, query = self.path.partition("?")
+                route = next((r for r in outer.routes if r.matches(method, path)), None)
+                if route is None:
+                    known = any(r.matches(m, path) for r in outer.routes for m in ("GET", "POST"))
+                    answer = error(405, "method not allowed") if known else error(404, "not found")
+                    self._answer(answer)
+                    return
+                try:
+                    length = int(self.headers.get("Content-Length") or 0)
+                except ValueError:
+                    self._answer(error(400, "bad Content-Length"))
+                    return
+                if length > MAX_BODY:
+                    self._answer(error(413, f"body over {MAX_BODY} bytes"))
+                    return
+                request = Request(
+                    method,
+                    path,
+                    dict(parse_qsl(query)),
+                    self.rfile.read(length) if length > 0 else b"",
+                    {k.lower(): v for k, v in self.headers.items()},
+                    rest=path[len(route.prefix) :] if route.prefix.endswith("/") else "",
+                )
+                try:
+                    answer = route.handle(request)
+                except Exception:  # a route's bug is a 500 with a log, not a dead server
+                    log.exception("route failed", extra={"path": path, "method": method})
+                    answer = error(500, "internal error")
+                self._answer(answer)
+
+            def _answer(self, answer: Response) -> None:
+                self._send(answer.status, answer.payload(), answer.content_type)
 
             def _send(self, status: int, body: bytes, content_type: str) -> None:
                 self.send_response(status)

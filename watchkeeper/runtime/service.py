@@ -46,11 +46,11 @@ import faust
 
 from .. import topics as topic_registry
 from ..codec import Codec, EventError
+from ..settings import ServiceSettings
 from . import logs
 from .dlq import dead_letter_headers, error_kind
 from .http import Health
 from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED, REDELIVERED
-from .settings import ServiceSettings
 from .startup import apply_topics_with_retry, start
 
 log = logging.getLogger(__name__)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from confluent_kafka import KafkaException
 
 from .. import topics as topic_registry
-from ..settings import env_float
+from ..kit.routes import Route
+from ..settings import ServiceSettings, env_float
 from . import logs
 from .http import Health, ServiceHTTP
-from .settings import ServiceSettings
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +41,11 @@ def apply_topics_with_retry(
 
 
 def start(
-    settings: ServiceSettings, health: Health, apply_topics: Callable[[], None], **context: Any
+    settings: ServiceSettings,
+    health: Health,
+    apply_topics: Callable[[], None],
+    routes: Sequence[Route] = (),
+    **context: Any,
 ) -> ServiceHTTP | None:
     """Configure the JSON logs, serve /metrics and /healthz, apply the topics.
 
@@ -49,7 +53,7 @@ def start(
     /healthz already says so, the server is stopped and the reason is logged.
     """
     logs.configure(settings.name, settings.log_level)
-    http = ServiceHTTP(health, settings.http_host, settings.http_port).start()
+    http = ServiceHTTP(health, settings.http_host, settings.http_port, routes=routes).start()
     log.info(
         "starting",
         extra={
