@@ -22,13 +22,13 @@ counter    its ``wk_counter_events_total`` for predictions, minus the tail
 from __future__ import annotations
 
 import calendar
-import importlib
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import services
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import Backoff, Restart, ServiceProcess
 from watchkeeper.devstack._offsets import read_to_end, wait_caught_up
@@ -68,9 +68,8 @@ def config_files(models: tuple[str, ...]) -> dict[str, str]:
 
 
 def inputs(name: str) -> list[str]:
-    """The topics a service consumes, as its wiring declares them."""
-    app = importlib.import_module(f"services.{name}.app")
-    return [t if isinstance(t, str) else t[0] for t in app.INPUTS]
+    """The topics a service consumes, as its spec declares them."""
+    return list(services.spec(name).inputs)
 
 
 def service_env(name: str, config_dir: Path, instance: str) -> dict[str, str]:

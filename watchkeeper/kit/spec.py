@@ -70,6 +70,7 @@ class ServiceSpec(Generic[C]):
     serve: Callable[[C], int] | None = None  # engine "own"
     service_settings: Callable[[C], Any] = field(default=lambda config: config.service)
     doc: str = ""  # docs/services/<name>.md
+    surface: str = ""  # what else it offers or talks to (HTTP routes, webhooks), for the docs
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
