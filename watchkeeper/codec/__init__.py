@@ -1,4 +1,4 @@
-"""Event contracts on the wire: Avro single-object encoding over the schemas in ``schemas/``."""
+"""Event contracts on the wire: Avro single-object encoding over ``watchkeeper/schemas/``."""
 
 from ._codec import HEADER_SIZE, MAGIC, Codec, Decoded
 from ._compat import incompatibilities

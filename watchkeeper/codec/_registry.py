@@ -1,6 +1,7 @@
 """The schemas this installation knows: every published version of every event type.
 
-Layout on disk (``schemas/`` at the top of the repository)::
+Layout on disk (``watchkeeper/schemas/``, shipped in the wheel; ``WK_SCHEMA_DIR``
+points elsewhere)::
 
     schemas/<type>/v<N>.avsc          one file per published version, never edited
     schemas/<type>/examples/*.json    golden payloads of the newest version
@@ -67,14 +68,14 @@ def load_version(path: Path, type_dir: str, version: int) -> SchemaVersion:
 
 
 class SchemaRegistry:
-    """All versions of all event types found under one ``schemas/`` folder."""
+    """All versions of all event types found under one schema folder (default: the packaged)."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else schema_dir()
         if not self.root.is_dir():
             raise FileNotFoundError(
-                f"schema folder {self.root} not found; set WK_SCHEMA_DIR to the repository's "
-                "schemas/ folder"
+                f"schema folder {self.root} not found; unset WK_SCHEMA_DIR to use the packaged "
+                "schemas, or point it at a folder laid out like watchkeeper/schemas/"
             )
         self._by_name: dict[str, list[SchemaVersion]] = {}
         self._by_fingerprint: dict[bytes, SchemaVersion] = {}
