@@ -21,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema
+from fastavro.schema import fingerprint as avro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
 from .._paths import schema_dir
-from ._crc64 import crc64_avro
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 LOCK_FILE = "fingerprints.lock"
@@ -62,7 +62,8 @@ def load_version(path: Path, type_dir: str, version: int) -> SchemaVersion:
         raw=raw,
         parsed=parsed,
         canonical=canonical,
-        fingerprint=crc64_avro(canonical.encode()).to_bytes(8, "little"),
+        # fastavro gives the little-endian hex the Java implementation writes after C3 01.
+        fingerprint=bytes.fromhex(avro_fingerprint(canonical, "CRC-64-AVRO")),
         path=path,
     )
 
