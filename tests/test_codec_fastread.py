@@ -17,7 +17,7 @@ from watchkeeper.codec import HEADER_SIZE, Codec, EventError
 from watchkeeper.codec._fastread import MAX_SHAPES, DoubleMaps, compile_reader
 
 CODEC = Codec()
-SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parent.parent / "watchkeeper" / "schemas"
 NAMES = CODEC.registry.names()
 
 

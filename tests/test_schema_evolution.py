@@ -43,7 +43,7 @@ def test_the_repository_schemas_pass_the_check() -> None:
     assert check() == []
 
 
-# -- a scratch copy of schemas/ to evolve -------------------------------------------------
+# -- a scratch copy of the schemas to evolve -----------------------------------------------
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Write the golden wire bytes (``schemas/<type>/examples/<stem>.hex``) from the examples.
+"""Write the golden wire bytes (``watchkeeper/schemas/<type>/examples/<stem>.hex``).
 
 Run only when a new schema version or a new example is added on purpose:
 ``.venv/bin/python tests/write_vectors.py``; test_codec.py then pins them.

@@ -1,8 +1,9 @@
-"""Where the repository's shared files live.
+"""Where the package's files and the repository's working folders live.
 
-The contracts (``schemas/``) and the local Kafka project (``deploy/kafka``) sit at the
-top of the repository so that non-Python consumers find them too. ``WK_SCHEMA_DIR``
-points elsewhere when the package runs outside a checkout.
+The contracts ship inside the package (``watchkeeper/schemas/``) so that an installed
+wheel decodes without a checkout; ``WK_SCHEMA_DIR`` points elsewhere, e.g. at a scratch
+copy being evolved. The local Kafka project (``deploy/kafka``) and the service
+configuration stay at the top of the repository: only a checkout runs them.
 """
 
 from __future__ import annotations
@@ -10,11 +11,13 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+REPO_ROOT = PACKAGE_DIR.parent
+PACKAGED_SCHEMAS = PACKAGE_DIR / "schemas"
 
 
 def schema_dir() -> Path:
-    return Path(os.environ.get("WK_SCHEMA_DIR") or REPO_ROOT / "schemas")
+    return Path(os.environ.get("WK_SCHEMA_DIR") or PACKAGED_SCHEMAS)
 
 
 def cache_dir() -> Path:

@@ -1,8 +1,7 @@
-"""Event contracts on the wire: Avro single-object encoding over the schemas in ``schemas/``."""
+"""Event contracts on the wire: Avro single-object encoding over ``watchkeeper/schemas/``."""
 
 from ._codec import HEADER_SIZE, MAGIC, Codec, Decoded
 from ._compat import incompatibilities
-from ._crc64 import crc64_avro
 from ._registry import SchemaRegistry, SchemaVersion
 from .errors import KINDS, EventError
 
@@ -15,6 +14,5 @@ __all__ = [
     "EventError",
     "SchemaRegistry",
     "SchemaVersion",
-    "crc64_avro",
     "incompatibilities",
 ]

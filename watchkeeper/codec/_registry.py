@@ -1,6 +1,7 @@
 """The schemas this installation knows: every published version of every event type.
 
-Layout on disk (``schemas/`` at the top of the repository)::
+Layout on disk (``watchkeeper/schemas/``, shipped in the wheel; ``WK_SCHEMA_DIR``
+points elsewhere)::
 
     schemas/<type>/v<N>.avsc          one file per published version, never edited
     schemas/<type>/examples/*.json    golden payloads of the newest version
@@ -20,10 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from fastavro import parse_schema
+from fastavro.schema import fingerprint as avro_fingerprint
 from fastavro.schema import to_parsing_canonical_form
 
 from .._paths import schema_dir
-from ._crc64 import crc64_avro
 
 _VERSION_FILE = re.compile(r"^v(\d+)\.avsc$")
 LOCK_FILE = "fingerprints.lock"
@@ -61,20 +62,21 @@ def load_version(path: Path, type_dir: str, version: int) -> SchemaVersion:
         raw=raw,
         parsed=parsed,
         canonical=canonical,
-        fingerprint=crc64_avro(canonical.encode()).to_bytes(8, "little"),
+        # fastavro gives the little-endian hex the Java implementation writes after C3 01.
+        fingerprint=bytes.fromhex(avro_fingerprint(canonical, "CRC-64-AVRO")),
         path=path,
     )
 
 
 class SchemaRegistry:
-    """All versions of all event types found under one ``schemas/`` folder."""
+    """All versions of all event types found under one schema folder (default: the packaged)."""
 
     def __init__(self, root: Path | None = None) -> None:
         self.root = Path(root) if root is not None else schema_dir()
         if not self.root.is_dir():
             raise FileNotFoundError(
-                f"schema folder {self.root} not found; set WK_SCHEMA_DIR to the repository's "
-                "schemas/ folder"
+                f"schema folder {self.root} not found; unset WK_SCHEMA_DIR to use the packaged "
+                "schemas, or point it at a folder laid out like watchkeeper/schemas/"
             )
         self._by_name: dict[str, list[SchemaVersion]] = {}
         self._by_fingerprint: dict[bytes, SchemaVersion] = {}
