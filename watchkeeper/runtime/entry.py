@@ -109,6 +109,18 @@ def load_config(spec: ServiceSpec):
 
 def run(spec: ServiceSpec) -> int:
     """Run ``spec`` until SIGTERM; return the exit code (2 for bad configuration)."""
+    try:
+        return _run(spec)
+    except ModuleNotFoundError as exc:
+        # The SDK-only install lacks the services' libraries: say which extra brings them.
+        print(
+            f"{spec.name}: {exc}; the services need `pip install 'watchkeeper[services]'`",
+            file=sys.stderr,
+        )
+        return 1
+
+
+def _run(spec: ServiceSpec) -> int:
     config = load_config(spec)
     if config is None:
         return EXIT_CONFIG
