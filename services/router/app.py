@@ -39,13 +39,13 @@ from watchkeeper.runtime.startup import apply_topics_with_retry
 from watchkeeper.runtime.watchdog import Watchdog, exit_for_restart
 from watchkeeper.settings import ConfigError
 
-from . import configfile, metrics
+from . import metrics, routing_file
 from .alert import Alert
 from .api import Api
-from .config import NAME, RouterConfig
-from .configfile import ConfigFileError, RoutingConfig
 from .engine import STATE_TOPICS, Engine
 from .kafka_io import FAILED, RESTORED, AckingProducer, AlertFeed, Message
+from .routing_file import ConfigFileError, RoutingConfig
+from .settings import NAME, RouterConfig
 
 log = logging.getLogger("services.router")
 
@@ -389,7 +389,7 @@ def main() -> int:
     # httpx logs every request at INFO; the notifier logs each delivery once, with context.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        routing = configfile.load(config.config_path)
+        routing = routing_file.load(config.config_path)
     except ConfigFileError as exc:
         log.error(
             "invalid routing file %s",

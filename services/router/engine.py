@@ -25,7 +25,6 @@ from typing import Any
 from . import metrics, silences
 from .alert import Alert
 from .auth import AckLinks
-from .configfile import RoutingConfig
 from .dispatch import AggregationGroup, Dispatcher, Flush
 from .escalation import ACKNOWLEDGED, RESOLVED, Escalation, EscalationBook, EscalationError, Page
 from .flapping import FlapDamper
@@ -38,6 +37,7 @@ from .nflog import NotificationLog
 from .notify import Notifier, Target
 from .receiver_health import Publish, ReceiverHealth
 from .retry import RetryPolicy
+from .routing_file import RoutingConfig
 from .silences import Silence, SilenceBook
 from .state import (
     ESCALATIONS,
