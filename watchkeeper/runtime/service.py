@@ -189,6 +189,7 @@ class Service:
     async def _send_dead_letter(
         self, topic: str, value: bytes | None, key: bytes | None, headers: list
     ) -> None:
+        # ``topic`` is the one ``self._dlq`` already sends to (a Faust topic object).
         future = await self._dlq.send(key=key, value=value, headers=headers)
         await future
 
