@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from services.router.configfile import ConfigFileError, load, loads, parse_duration
+from services.router.routing_file import ConfigFileError, load, loads, parse_duration
 
 REPO = Path(__file__).resolve().parent.parent
 

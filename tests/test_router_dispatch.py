@@ -14,11 +14,11 @@ import random
 import pytest
 
 from services.router.alert import Alert
-from services.router.configfile import loads
 from services.router.dispatch import Dispatcher
 from services.router.nflog import NotificationLog, decode_entry
 from services.router.notify import Notifier
 from services.router.retry import RetryPolicy
+from services.router.routing_file import loads
 from watchkeeper.devstack import Response, WebhookReceiver
 
 T0 = 1767225600.0  # 2026-01-01T00:00:00Z

@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable
 import httpx
 import pytest
 
+from services.router.answers import http_answer
 from services.router.retry import RetryPolicy, deliver
 
 
@@ -55,7 +56,7 @@ def run(
     async def go():
         async with httpx.AsyncClient(transport=transport) as client:
             return await deliver(
-                lambda: client.post("http://receiver.test/hook", content=b"{}"),
+                lambda: http_answer(client.post("http://receiver.test/hook", content=b"{}"), clock),
                 policy or RetryPolicy(),
                 rng=random.Random(42),
                 sleep=clock.sleep,

@@ -3,9 +3,9 @@ route keys that become the first half of every group key."""
 
 from __future__ import annotations
 
-from services.router.configfile import loads
 from services.router.matchers import parse_matchers
 from services.router.routes import Route, RouteSpec
+from services.router.routing_file import loads
 
 TREE = """
 route:

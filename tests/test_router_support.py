@@ -16,13 +16,13 @@ from confluent_kafka import Producer
 
 from services.router.app import Router
 from services.router.auth import AckLinks, TokenTable
-from services.router.config import RouterConfig
-from services.router.configfile import loads
-from services.router.kafka_io import read_log
 from services.router.retry import RetryPolicy
+from services.router.routing_file import loads
+from services.router.settings import RouterConfig
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import WebhookReceiver
 from watchkeeper.local_kafka import free_port
+from watchkeeper.runtime import compacted
 from watchkeeper.settings import KafkaSettings, ServiceSettings
 
 CODEC = Codec()
@@ -132,7 +132,7 @@ def start_router(start_service, prefix: str, config: str, receiver: WebhookRecei
 
 def read_to_end(settings: KafkaSettings, topic: str) -> list[tuple[bytes | None, bytes | None]]:
     """Every record of ``topic``, from the beginning to its current end."""
-    return list(read_log(settings, topic, f"test-{uuid.uuid4().hex}", 30.0))
+    return [(r.key, r.value) for r in compacted.read(settings, topic, 30.0)]
 
 
 def labels_of(request) -> dict:

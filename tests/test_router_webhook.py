@@ -6,8 +6,8 @@ from __future__ import annotations
 import json
 
 from services.router.alert import Alert
-from services.router.configfile import loads
 from services.router.dispatch import Dispatcher, group_key
+from services.router.routing_file import loads
 from services.router.webhook import encode, idempotency_key, payload
 
 ROUTING = """

@@ -16,8 +16,8 @@ from typing import Any
 
 from confluent_kafka import Producer
 
+from watchkeeper.runtime import compacted
 from watchkeeper.settings import KafkaSettings
-from watchkeeper.table import TopicTable
 
 from .reference import Reference
 
@@ -40,7 +40,7 @@ class ReferenceStore:
         self._references: dict[tuple[str, str, str | None], Reference] = {}
         self.version = 0  # bumped at every change: readers re-check only when it moved
         self._lock = threading.Lock()
-        self._table = TopicTable(settings, topic, self._apply, name="wk-references")
+        self._table = compacted.Table(settings, topic, self._apply, name="wk-references")
         self.errors = 0
 
     def get(self, model: str, version: str, segment: str | None = None) -> Reference | None:
@@ -94,11 +94,10 @@ class ReferenceStore:
 def read_all(
     settings: KafkaSettings, topic: str, timeout: float = 30.0
 ) -> dict[tuple[str, str, str | None], Reference]:
-    store = ReferenceStore(settings, topic).start(timeout)
-    try:
-        return dict(store._references)
-    finally:
-        store.stop()
+    store = ReferenceStore(settings, topic)
+    for record in compacted.read(settings, topic, timeout):
+        store._apply(record.key, record.value)
+    return dict(store._references)
 
 
 def publish(settings: KafkaSettings, topic: str, reference: Reference) -> None:

@@ -31,8 +31,8 @@ from typing import Any
 from urllib.parse import unquote
 
 from watchkeeper.codec import Codec, EventError
+from watchkeeper.runtime import compacted
 from watchkeeper.settings import KafkaSettings
-from watchkeeper.table import TopicTable
 
 from . import metrics
 
@@ -45,7 +45,7 @@ class GateView:
         self.topic = topic
         self.codec = codec or Codec()
         self.gates: dict[str, dict[str, Any]] = {}
-        self._table = TopicTable(kafka, topic, self._apply, name="wk-gate-view")
+        self._table = compacted.Table(kafka, topic, self._apply, name="wk-gate-view")
         self.ready = self._table.ready
 
     def start(self, timeout: float = 60.0) -> GateView:

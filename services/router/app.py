@@ -29,22 +29,23 @@ from aiohttp import web
 from confluent_kafka import KafkaException
 
 from watchkeeper.codec import Codec, EventError
-from watchkeeper.runtime import Health, ServiceHTTP, dead_letter_headers
+from watchkeeper.runtime import Health, ServiceHTTP, compacted
 from watchkeeper.runtime import logs as runtime_logs
 from watchkeeper.runtime.clients import call_bound_s
+from watchkeeper.runtime.deadletter import DeadLetters, Source
 from watchkeeper.runtime.dlq import error_kind
-from watchkeeper.runtime.metrics import CONSUMED, DEAD_LETTERS, PROCESSED
+from watchkeeper.runtime.metrics import CONSUMED, PROCESSED
 from watchkeeper.runtime.startup import apply_topics_with_retry
 from watchkeeper.runtime.watchdog import Watchdog, exit_for_restart
 from watchkeeper.settings import ConfigError
 
-from . import configfile, metrics
+from . import metrics, routing_file
 from .alert import Alert
 from .api import Api
-from .config import NAME, RouterConfig
-from .configfile import ConfigFileError, RoutingConfig
 from .engine import STATE_TOPICS, Engine
-from .kafka_io import FAILED, RESTORED, AckingProducer, AlertFeed, Message, read_log
+from .kafka_io import FAILED, RESTORED, AckingProducer, AlertFeed, Message
+from .routing_file import ConfigFileError, RoutingConfig
+from .settings import NAME, RouterConfig
 
 log = logging.getLogger("services.router")
 
@@ -70,6 +71,7 @@ class Router:
         self._producer: AckingProducer | None = None
         self._feed: AlertFeed | None = None
         self._api: web.AppRunner | None = None
+        self._dead_letters = DeadLetters(NAME, self.settings.topic("dlq"), log)
 
     # -- lifecycle ----------------------------------------------------------------------
 
@@ -181,17 +183,17 @@ class Router:
     def _restore_state(self, engine: Engine) -> dict[str, int]:
         counts = {}
         for topic in STATE_TOPICS:
-            records = read_log(
+            records = compacted.read(
                 self.settings.kafka,
                 self.settings.topic(topic),
-                f"{self.settings.group}.restore",
                 self.config.startup_timeout_s,
+                group=f"{self.settings.group}.restore",
             )
             count = 0
-            for key, value in records:
+            for record in records:
                 count += 1
                 try:
-                    engine.restore(topic, key, value)
+                    engine.restore(topic, record.key, record.value)
                 except ValueError as exc:
                     # Our own state, written by an incompatible version or damaged: the
                     # worst outcome of skipping one record is one repeated notification.
@@ -322,30 +324,33 @@ class Router:
             # Below the bookmark: an earlier process dead-lettered it already.
             log.debug("bad alert already dead-lettered", extra=where)
             return True
-        headers = dead_letter_headers(
-            NAME, message.topic, message.partition, message.offset, exc, kind, message.headers
+        source = Source(
+            message.topic,
+            message.partition,
+            message.offset,
+            message.key,
+            message.value,
+            message.headers,
         )
         # The bookmark passes this message once we return: keep trying until the broker
         # has the dead letter (or we are told to stop, and the next process retries).
         while True:
             try:
-                await self._send(self.settings.topic("dlq"), message.key, message.value, headers)
-                break
+                await self._dead_letters.write_async(source, exc, self._send_dead_letter)
+                return True
             except KafkaException as error:
                 log.error("dead letter not written; retrying", extra={**where, "error": str(error)})
                 if self._stop.is_set():
                     return False
                 await asyncio.sleep(1.0)
-        DEAD_LETTERS.labels(NAME, message.topic, kind).inc()
-        log.warning("dead letter", extra={**where, "error": str(exc)[:300]})
-        return True
 
     async def _dead_letter_bytes(self, value: bytes, exc: Exception, kind: str) -> None:
-        """A bad alert from the HTTP ingest: to the dead-letter topic like any other."""
-        source = "http:/api/v1/alertmanager"
-        headers = dead_letter_headers(NAME, source, -1, -1, exc, kind)
-        await self._send(self.settings.topic("dlq"), None, value, headers)
-        DEAD_LETTERS.labels(NAME, source, kind).inc()
+        """A bad alert from the HTTP ingest: to the dead-letter topic like any other (the
+        API's answer lists it, so no log line of its own)."""
+        source = Source("http:/api/v1/alertmanager", -1, -1, None, value)
+        await self._dead_letters.write_async(
+            source, exc, self._send_dead_letter, kind=kind, logged=False
+        )
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -358,6 +363,11 @@ class Router:
     ) -> None:
         assert self._producer is not None
         await self._producer.send(topic, key, value, headers)
+
+    async def _send_dead_letter(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list
+    ) -> None:
+        await self._send(topic, key, value, headers)
 
     async def _persist(self, topic: str, key: bytes, value: bytes | None) -> None:
         await self._send(self.settings.topic(topic), key, value)
@@ -379,7 +389,7 @@ def main() -> int:
     # httpx logs every request at INFO; the notifier logs each delivery once, with context.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
-        routing = configfile.load(config.config_path)
+        routing = routing_file.load(config.config_path)
     except ConfigFileError as exc:
         log.error(
             "invalid routing file %s",

@@ -16,48 +16,43 @@ written (``_confirmed``), so after a crash the log and the topic agree on what w
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import replace
 from typing import Any
 
-from . import escalation as esc_mod
-from . import meta, metrics, silences
+from . import metrics, silences
 from .alert import Alert
 from .auth import AckLinks
-from .configfile import RoutingConfig
 from .dispatch import AggregationGroup, Dispatcher, Flush
 from .escalation import ACKNOWLEDGED, RESOLVED, Escalation, EscalationBook, EscalationError, Page
 from .flapping import FlapDamper
 from .incidents import IncidentBook
 from .inhibit import Inhibitor
-from .integrations.base import ACKED, CLOSED, NOT_ACKED, Context, Integration
+from .integrations.base import ACKED, CLOSED, NOT_ACKED, Context
 from .matchers import Matcher
+from .muting import Muting
 from .nflog import NotificationLog
-from .notify import Notifier, Plan, Target
-from .retry import Outcome, RetryPolicy
-from .routes import Route
+from .notify import Notifier, Target
+from .receiver_health import Publish, ReceiverHealth
+from .retry import RetryPolicy
+from .routing_file import RoutingConfig
 from .silences import Silence, SilenceBook
+from .state import (
+    ESCALATIONS,
+    INCIDENTS,
+    NFLOG,
+    SILENCES,
+    STATE_TOPICS,
+    Persist,
+    StateWriteError,
+    StateWriter,
+)
 
 log = logging.getLogger(__name__)
 
-Persist = Callable[[str, bytes, bytes | None], Awaitable[None]]
-Publish = Callable[[dict], Awaitable[None]]
-
-NFLOG, SILENCES, ESCALATIONS, INCIDENTS = (
-    "notification-log",
-    "silences",
-    "escalations",
-    "incidents",
-)
-STATE_TOPICS = (NFLOG, SILENCES, ESCALATIONS, INCIDENTS)
 PURGE_EVERY_S = 60.0
-
-
-class StateWriteError(RuntimeError):
-    """A state record the broker did not take; the API answers 503 with it."""
 
 
 class Engine:
@@ -76,8 +71,6 @@ class Engine:
     ) -> None:
         self.routing = routing
         self.clock = clock
-        self._persist = persist
-        self._publish = publish
         self.ack_links = ack_links
         self.nflog = NotificationLog()
         self.silences = SilenceBook(silence_retention_s)
@@ -87,15 +80,16 @@ class Engine:
         self.dispatcher = Dispatcher(routing.route)
         flap = routing.flap
         self.damper = FlapDamper(flap.max_transitions, flap.window_s) if flap else None
+        self.muting = Muting(routing.time_intervals, self.silences, self.inhibitor)
         self.alerts: dict[str, Alert] = {}  # firing alerts, as the dispatcher sees them
         self._confirmed: dict[str, dict[str, int]] = {}  # group key -> pages written
-        self._meta_open: dict[str, int] = {}  # integration id -> when its meta-alert fired
-        self._tasks: set[asyncio.Task] = set()
+        self._state = StateWriter(persist, self.incidents)
+        self.receiver_health = ReceiverHealth(self.escalations, self._state, publish, self.now_ms)
         self._purged_at = 0.0
         self.notifier = Notifier(
             routing.receivers,
             self.nflog,
-            lambda key, value: self._persist(NFLOG, key, value),
+            lambda key, value: persist(NFLOG, key, value),
             policy=policy,
             clock=clock,
             external_url=external_url,
@@ -104,7 +98,7 @@ class Engine:
             rate_limits={
                 n: o.rate_limit for n, o in routing.receiver_options.items() if o.rate_limit
             },
-            observer=self,
+            observer=self.receiver_health,
         )
 
     def now_ms(self) -> int:
@@ -136,12 +130,7 @@ class Engine:
 
     def insert(self, alert: Alert) -> None:
         """One alert state from the topic (during restore as well as live)."""
-        integration = meta.integration_of(dict(alert.labels))
-        if integration is not None and alert.generator == meta.GENERATOR:
-            if alert.firing:
-                self._meta_open[integration] = alert.starts_at_ms
-            else:
-                self._meta_open.pop(integration, None)
+        self.receiver_health.seen(alert)
         shown = self.damper.observe(alert) if self.damper is not None else alert
         if shown is not None:
             self._show(shown)
@@ -180,54 +169,17 @@ class Engine:
         if now - self._purged_at > PURGE_EVERY_S:
             self._purged_at = now
             for silence_id in self.silences.purge(int(now * 1000)):
-                self._spawn(self._write(SILENCES, silence_id.encode(), None))
+                self._state.spawn(self._state.write(SILENCES, silence_id.encode(), None))
         self._gauges()
-
-    # -- muting -------------------------------------------------------------------------
-
-    def route_muted(self, route: Route, now: float) -> str | None:
-        """The time interval that mutes a route now, if any."""
-        for name in route.opts.mute_time_intervals:
-            if self.routing.time_intervals[name].contains(now):
-                return name
-        active = route.opts.active_time_intervals
-        if active and not any(self.routing.time_intervals[n].contains(now) for n in active):
-            return f"outside {', '.join(active)}"
-        return None
-
-    def muted_by(self, alert: Alert, now_ms: int) -> dict[str, Any]:
-        found: dict[str, Any] = {}
-        silenced = self.silences.silenced_by(alert.labels, now_ms)
-        if silenced:
-            found["silenced_by"] = silenced
-        inhibitor = self.inhibitor.inhibited_by(alert)
-        if inhibitor is not None:
-            found["inhibited_by"] = inhibitor
-        return found
-
-    def view(self, flush: Flush, count: bool = False) -> Flush:
-        """The flush without its muted firing alerts (resolved ones are always told: the
-        receiver may have heard them fire before the silence)."""
-        now_ms = self.now_ms()
-        shown = []
-        for alert in flush.alerts:
-            reason = self.muted_by(alert, now_ms) if alert.firing else {}
-            if reason:
-                if count:
-                    kind = "silenced" if "silenced_by" in reason else "inhibited"
-                    metrics.MUTED.labels(kind).inc()
-                continue
-            shown.append(alert)
-        return Flush(flush.group, tuple(shown))
 
     # -- flushes ------------------------------------------------------------------------
 
     def _flush(self, flush: Flush) -> None:
         route = flush.route
-        if self.route_muted(route, self.clock()):
+        if self.muting.route_muted(route, self.clock()):
             metrics.MUTED.labels("time_interval").inc()
             return
-        shown = self.view(flush, count=True)
+        shown = self.muting.view(flush, self.now_ms(), count=True)
         # Everyone the escalation paged follows the group to its end, resolution included
         # (taken before _escalate, which forgets them when this flush ends the episode).
         paged = dict(self._confirmed.get(flush.group_key, {}))
@@ -264,7 +216,7 @@ class Engine:
             esc, page = self.escalations.start(flush.group_key, policy, self.now_ms())
             self.escalations.track(esc, flush.alerts)
             metrics.ESCALATION_EVENTS.labels("escalated").inc()
-            self._spawn(self._page(page))
+            self._state.spawn(self._page(page))
             return esc
         self.escalations.track(esc, flush.alerts)
         return esc
@@ -275,22 +227,22 @@ class Engine:
             self._finish(esc)
             return
         now = self.clock()
-        shown = self.view(group.snapshot())
-        if self.route_muted(group.route, now) or not any(a.firing for a in shown.alerts):
+        shown = self.muting.view(group.snapshot(), self.now_ms())
+        if self.muting.route_muted(group.route, now) or not any(a.firing for a in shown.alerts):
             # Nobody is to hear of this group now; look again one group interval later.
             self.escalations.defer(
                 esc, int((now + group.route.opts.group_interval) * 1000), "muted"
             )
-            self._spawn(self._write_escalation(esc))
+            self._state.spawn(self._state.escalation(esc))
             return
         was = esc.status
         page = self.escalations.advance(esc, int(now * 1000))
         if page is None:
-            self._spawn(self._write_escalation(esc))
+            self._state.spawn(self._state.escalation(esc))
             return
         event = "paged_again" if was == ACKNOWLEDGED else "escalated"
         metrics.ESCALATION_EVENTS.labels(event).inc()
-        self._spawn(self._page(page))
+        self._state.spawn(self._page(page))
 
     async def _page(self, page: Page) -> None:
         """Write the stage, then page its receivers (so a restart neither loses nor repeats
@@ -300,7 +252,7 @@ class Engine:
         if page.opened_incident:
             metrics.ESCALATION_EVENTS.labels("incident_opened").inc()
         try:
-            await self._write_escalation(esc, raise_errors=True)
+            await self._state.escalation(esc, raise_errors=True)
         except StateWriteError as exc:
             log.error("escalation stage not written; paging anyway", extra={"error": str(exc)})
         confirmed = self._confirmed.setdefault(esc.group_key, {})
@@ -309,7 +261,7 @@ class Engine:
         group = self.dispatcher.by_key.get(esc.group_key)
         if group is None or self.escalations.get(esc.group_key) is not esc:
             return  # resolved while the record was being written
-        shown = self.view(group.snapshot())
+        shown = self.muting.view(group.snapshot(), self.now_ms())
         targets = [Target(r, paged_after_ms=esc.pages[r]) for r in page.receivers]
         context = replace(self.context(esc), escalation_step=page.label)
         log.info(
@@ -328,7 +280,7 @@ class Engine:
         self.escalations.finish(esc, self.now_ms())
         self._confirmed.pop(esc.group_key, None)
         metrics.ESCALATION_EVENTS.labels("resolved").inc()
-        self._spawn(self._write_escalation(esc, gone=True))
+        self._state.spawn(self._state.escalation(esc, gone=True))
 
     def context(self, esc: Escalation | None) -> Context:
         if esc is None:
@@ -364,13 +316,13 @@ class Engine:
     async def acknowledge(self, esc: Escalation, by: str, comment: str = "") -> None:
         self.escalations.ack(esc, by, self.now_ms(), comment)
         metrics.ESCALATION_EVENTS.labels("acknowledged").inc()
-        await self._write_escalation(esc, raise_errors=True)
+        await self._state.escalation(esc, raise_errors=True)
         self._tell_ack(esc)
 
     async def resolve(self, esc: Escalation, by: str, comment: str = "") -> None:
         self.escalations.resolve(esc, by, self.now_ms(), comment)
         metrics.ESCALATION_EVENTS.labels("resolved").inc()
-        await self._write_escalation(esc, raise_errors=True)
+        await self._state.escalation(esc, raise_errors=True)
         self._tell_ack(esc)
 
     def _tell_ack(self, esc: Escalation) -> None:
@@ -381,20 +333,22 @@ class Engine:
         receivers = {group.route.opts.receiver, *self._confirmed.get(esc.group_key, {})}
         targets = [Target(r, only_ack=True) for r in sorted(receivers)]
         self.notifier.submit(
-            self.view(group.snapshot()), targets=targets, context=self.context(esc)
+            self.muting.view(group.snapshot(), self.now_ms()),
+            targets=targets,
+            context=self.context(esc),
         )
 
     async def create_silence(
         self, matchers: Iterable[Matcher], starts_ms: int, ends_ms: int, by: str, comment: str
     ) -> Silence:
         silence = self.silences.create(matchers, starts_ms, ends_ms, by, comment, self.now_ms())
-        await self._write(SILENCES, *self.silences.record(silence.id), raise_errors=True)
+        await self._state.write(SILENCES, *self.silences.record(silence.id), raise_errors=True)
         log.info("silence created", extra={"silence": silence.id, "by": by})
         return silence
 
     async def expire_silence(self, silence_id: str, by: str) -> Silence:
         silence = self.silences.expire(silence_id, self.now_ms())
-        await self._write(SILENCES, *self.silences.record(silence_id), raise_errors=True)
+        await self._state.write(SILENCES, *self.silences.record(silence_id), raise_errors=True)
         log.info("silence expired", extra={"silence": silence_id, "by": by})
         return silence
 
@@ -416,7 +370,7 @@ class Engine:
                     "annotations": dict(alert.annotations),
                     "starts_ms": alert.starts_at_ms,
                     "flapping": alert.flapping,
-                    "muted": self.muted_by(alert, now_ms),
+                    "muted": self.muting.muted_by(alert, now_ms),
                     "groups": sorted(g.key for g in mine),
                     "receivers": sorted({g.route.opts.receiver for g in mine}),
                     "escalations": escalations,
@@ -424,92 +378,9 @@ class Engine:
             )
         return out
 
-    # -- the notifier's observer ----------------------------------------------------------
-
-    def delivered(self, integration: Integration, plan: Plan) -> None:
-        if integration.id in self._meta_open:
-            started = self._meta_open.pop(integration.id)
-            self._spawn(self._meta(integration, False, "", started))
-        self._note(plan, "notified", integration, plan.notice.status)
-
-    def undeliverable(self, integration: Integration, plan: Plan, outcome: Outcome) -> None:
-        if integration.id not in self._meta_open:
-            self._meta_open[integration.id] = self.now_ms()
-            self._spawn(self._meta(integration, True, outcome.reason, None))
-        self._note(plan, "notification_failed", integration, outcome.reason)
-
-    def _note(self, plan: Plan, event: str, integration: Integration, detail: str) -> None:
-        esc = self.escalations.get(plan.flush.group_key)
-        if esc is None:
-            return
-        esc.note(
-            self.now_ms(),
-            event,
-            receiver=integration.receiver,
-            integration=integration.integration,
-            detail=detail,
-        )
-        self._spawn(self._write_escalation(esc))
-
-    async def _meta(
-        self, integration: Integration, firing: bool, reason: str, started: int | None
-    ) -> None:
-        record = meta.meta_alert(
-            integration.id,
-            integration.receiver,
-            integration.integration,
-            firing,
-            reason,
-            self.now_ms(),
-            started,
-        )
-        try:
-            await self._publish(record)
-        except Exception as exc:
-            log.error("meta-alert not published", extra={"error": str(exc)})
-            return
-        metrics.META_ALERTS.labels("firing" if firing else "resolved").inc()
-        log.warning(
-            "meta-alert " + ("raised" if firing else "resolved"),
-            extra={"integration": integration.id, "reason": reason},
-        )
-
-    # -- writing state ----------------------------------------------------------------------
-
-    async def _write_escalation(
-        self, esc: Escalation, gone: bool = False, raise_errors: bool = False
-    ) -> None:
-        key = esc.group_key.encode()
-        await self._write(
-            ESCALATIONS, key, None if gone else esc_mod.encode(esc), raise_errors=raise_errors
-        )
-        if esc.incident_id:
-            await self._write(INCIDENTS, *self.incidents.update(esc), raise_errors=raise_errors)
-
-    async def _write(
-        self, topic: str, key: bytes, value: bytes | None, raise_errors: bool = False
-    ) -> None:
-        try:
-            await self._persist(topic, key, value)
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            metrics.STATE_WRITES.labels(topic, "failed").inc()
-            log.error("state write failed", extra={"topic": topic, "error": str(exc)})
-            if raise_errors:
-                raise StateWriteError(f"{topic}: {exc}") from None
-        else:
-            metrics.STATE_WRITES.labels(topic, "ok").inc()
-
-    def _spawn(self, work: Awaitable[None]) -> None:
-        task = asyncio.get_running_loop().create_task(work)  # type: ignore[arg-type]
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
     async def drain(self, timeout_s: float) -> None:
         """Let pending state writes and pages finish (shutdown, tests)."""
-        if self._tasks:
-            await asyncio.wait(list(self._tasks), timeout=timeout_s)
+        await self._state.drain(timeout_s)
 
     def _gauges(self) -> None:
         now_ms = self.now_ms()

@@ -1,5 +1,6 @@
-"""The router's Kafka plumbing (confluent-kafka): the alert feed, the notification-log
-reader, and a producer whose sends can be awaited until the broker acknowledges them.
+"""The router's Kafka plumbing (confluent-kafka): the alert feed, and a producer whose
+sends can be awaited until the broker acknowledges them (the state topics are read back
+with ``watchkeeper.runtime.compacted``).
 
 The router does not use a consumer group to share work: it runs as a single instance and
 assigns itself every partition of ``alerts`` from the beginning, because its state (open
@@ -16,13 +17,13 @@ import contextlib
 import logging
 import threading
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, KafkaException, Producer
 from confluent_kafka import TopicPartition as TP
 
+from watchkeeper.runtime import compacted
 from watchkeeper.runtime.clients import ride_out_broker_restarts
 from watchkeeper.runtime.watchdog import Watchdog
 from watchkeeper.settings import KafkaSettings
@@ -47,43 +48,6 @@ class Message:
 # Markers among the messages of a batch.
 RESTORED = "restored"  # every partition has been read up to its end once
 FAILED = "failed"  # the feed thread died (the error is logged)
-
-
-def read_log(
-    settings: KafkaSettings, topic: str, group: str, timeout_s: float
-) -> Iterator[tuple[bytes | None, bytes | None]]:
-    """Every (key, value) of ``topic`` from the beginning to its current end, in order."""
-    consumer = Consumer(
-        settings.confluent(
-            **{
-                "group.id": group,
-                "enable.auto.commit": False,
-                "enable.partition.eof": True,
-                "auto.offset.reset": "earliest",
-                "logger": logging.getLogger("librdkafka"),
-                **ride_out_broker_restarts(),
-            }
-        )
-    )
-    try:
-        partitions = _partitions(consumer, topic, timeout_s)
-        consumer.assign([TP(topic, p, OFFSET_BEGINNING) for p in partitions])
-        open_ = _non_empty(consumer, topic, partitions, timeout_s)
-        deadline = time.monotonic() + timeout_s
-        while open_:
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"reading {topic} took more than {timeout_s} s")
-            message = consumer.poll(0.5)
-            if message is None:
-                continue
-            if message.error():
-                if message.error().code() == KafkaError._PARTITION_EOF:
-                    open_.discard(message.partition())
-                    continue
-                raise KafkaException(message.error())
-            yield message.key(), message.value()
-    finally:
-        consumer.close()
 
 
 class AlertFeed(threading.Thread):
@@ -169,13 +133,13 @@ class AlertFeed(threading.Thread):
         setup_bound = self._timeout_s + self._bound_s
         try:
             with bounded("alert feed: partitions", setup_bound):
-                partitions = _partitions(consumer, self.topic, self._timeout_s)
+                partitions = compacted.partitions(consumer, self.topic, self._timeout_s)
             with bounded("alert feed: committed", setup_bound):
                 committed = _committed(consumer, self.topic, partitions, self._timeout_s)
             self._committed = {tp.partition: max(tp.offset, 0) for tp in committed}
             consumer.assign([TP(self.topic, p, OFFSET_BEGINNING) for p in partitions])
             with bounded("alert feed: watermarks", setup_bound * len(partitions)):
-                restoring = _non_empty(consumer, self.topic, partitions, self._timeout_s)
+                restoring = set(compacted.ends(consumer, self.topic, partitions, self._timeout_s))
             if not restoring:
                 self._hand_over([RESTORED])
             last_commit = time.monotonic()
@@ -337,14 +301,6 @@ def _settle(future: asyncio.Future[None], err: KafkaError | None) -> None:
         future.set_exception(KafkaException(err))
 
 
-def _partitions(consumer: Consumer, topic: str, timeout_s: float) -> list[int]:
-    metadata = consumer.list_topics(topic, timeout=timeout_s)
-    found = metadata.topics.get(topic)
-    if found is None or found.error is not None or not found.partitions:
-        raise KafkaException(KafkaError(KafkaError.UNKNOWN_TOPIC_OR_PART, f"no topic {topic}"))
-    return sorted(found.partitions)
-
-
 def _committed(consumer: Consumer, topic: str, partitions: list[int], timeout_s: float) -> list:
     """The group's committed offsets, waiting while a fresh cluster elects a coordinator."""
     deadline = time.monotonic() + timeout_s
@@ -366,23 +322,3 @@ _COORDINATOR_NOT_READY = (
     KafkaError.COORDINATOR_LOAD_IN_PROGRESS,
     KafkaError._TIMED_OUT,
 )
-
-
-def _non_empty(consumer: Consumer, topic: str, partitions: list[int], timeout_s: float) -> set:
-    """Partitions that hold anything: an empty one has no end to wait for."""
-    result = set()
-    deadline = time.monotonic() + timeout_s
-    for p in partitions:
-        while True:
-            try:
-                low, high = consumer.get_watermark_offsets(TP(topic, p), timeout=timeout_s)
-                break
-            except KafkaException:
-                # A topic created a moment ago may not have elected its leader yet
-                # (NOT_LEADER_FOR_PARTITION, which librdkafka does not flag retriable here).
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.2)
-        if high > low:
-            result.add(p)
-    return result

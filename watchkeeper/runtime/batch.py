@@ -66,9 +66,9 @@ from ..kit.spec import Beside
 from ..kit.task import Output, Task, key_text
 from ..settings import ServiceSettings, env_float, env_int, env_str
 from . import changelog, clients
-from .dlq import dead_letter_headers, error_kind
+from .deadletter import DeadLetters, Source
 from .http import Health
-from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED
+from .metrics import CONSUMED, PROCESSED
 from .startup import apply_topics_with_retry, start
 from .transaction import Aborted, Transactions
 from .watchdog import Progress, Watchdog, exit_for_restart
@@ -116,6 +116,7 @@ class BatchService:
         self.codec = codec or Codec()
         self.clock = clock
         self.health = Health(settings.name)
+        self._dead_letters = DeadLetters(settings.name, settings.topic("dlq"), log)
         self.batch_size = env_int("WK_BATCH_SIZE", 2000)
         self.commit_interval_s = env_int("WK_COMMIT_INTERVAL_MS", 500) / 1000.0
         self.poll_timeout_s = env_int("WK_POLL_TIMEOUT_MS", 50) / 1000.0
@@ -235,30 +236,20 @@ class BatchService:
             PROCESSED.labels(name, topic).inc(n)
 
     def _dead_letter(self, message: Any, exc: BaseException) -> None:
-        kind = error_kind(exc)
-        headers = dead_letter_headers(
-            self.settings.name,
+        assert self._txn is not None
+        txn = self._txn
+        source = Source(
             message.topic(),
             message.partition(),
             message.offset(),
+            message.key(),
+            message.value(),
+            message.headers(),
+        )
+        self._dead_letters.write(
+            source,
             exc,
-            kind,
-            original=message.headers(),
-        )
-        assert self._txn is not None
-        self._txn.produce(
-            self.settings.topic("dlq"), message.value(), message.key(), headers=headers
-        )
-        DEAD_LETTERS.labels(self.settings.name, message.topic(), kind).inc()
-        log.warning(
-            "dead letter",
-            extra={
-                "topic": message.topic(),
-                "partition": message.partition(),
-                "offset": message.offset(),
-                "kind": kind,
-                "error": str(exc)[:300],
-            },
+            lambda topic, value, key, headers: txn.produce(topic, value, key, headers=headers),
         )
 
     def _commit(self, force: bool = False) -> None:

@@ -48,9 +48,9 @@ from .. import topics as topic_registry
 from ..codec import Codec, EventError
 from ..settings import ServiceSettings
 from . import logs
-from .dlq import dead_letter_headers, error_kind
+from .deadletter import DeadLetters, Source
 from .http import Health
-from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED, REDELIVERED
+from .metrics import CONSUMED, PROCESSED, REDELIVERED
 from .startup import apply_topics_with_retry, start
 
 log = logging.getLogger(__name__)
@@ -106,6 +106,7 @@ class Service:
         self.app = create_app(settings)
         self.health = Health(settings.name)
         self._dlq = self.raw_topic("dlq")
+        self._dead_letters = DeadLetters(settings.name, settings.topic("dlq"), log)
         # The highest offset handled per partition by this process. When the broker
         # restarts or the group rebalances, the consumer rewinds to the last commit and
         # hands us again what we already handled; skipping it keeps counts exact across
@@ -175,29 +176,22 @@ class Service:
         Waiting matters: the offset of ``message`` is committed once we return, so the
         dead letter must be durable first or a crash here would lose the message.
         """
-        kind = error_kind(exc)
-        headers = dead_letter_headers(
-            self.settings.name,
+        source = Source(
             message.topic,
             message.partition,
             message.offset,
-            exc,
-            kind,
-            original=[(k, v) for k, v in (message.headers or ())],
+            message.key,
+            message.value,
+            [(k, v) for k, v in (message.headers or ())],
         )
-        future = await self._dlq.send(key=message.key, value=message.value, headers=headers)
+        await self._dead_letters.write_async(source, exc, self._send_dead_letter)
+
+    async def _send_dead_letter(
+        self, topic: str, value: bytes | None, key: bytes | None, headers: list
+    ) -> None:
+        # ``topic`` is the one ``self._dlq`` already sends to (a Faust topic object).
+        future = await self._dlq.send(key=key, value=value, headers=headers)
         await future
-        DEAD_LETTERS.labels(self.settings.name, message.topic, kind).inc()
-        log.warning(
-            "dead letter",
-            extra={
-                "topic": message.topic,
-                "partition": message.partition,
-                "offset": message.offset,
-                "kind": kind,
-                "error": str(exc)[:300],
-            },
-        )
 
     # -- running ----------------------------------------------------------------------
 

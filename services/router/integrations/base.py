@@ -4,9 +4,9 @@ An integration is one ``*_configs`` entry of a receiver. The notifier hands it a
 :class:`Notice` (one group, as this integration should hear of it, with the escalation's
 view: acknowledged, by whom, the ack link ...); ``render`` turns it into a
 :class:`Request` (or None: nothing to say, e.g. a plain webhook has no word for
-"acknowledged"); ``send`` performs one attempt; ``classify`` reads the answer as ok,
-retry or reject. Retries, logging, rate limits and the notification log are the
-notifier's, the same for all.
+"acknowledged"); ``send`` performs one attempt and always returns an ``Answer`` (ok, retry
+or reject; ``classify`` reads an HTTP status as one). Retries, logging, rate limits and
+the notification log are the notifier's, the same for all.
 
 >>> from services.router.alert import Alert
 >>> a = Alert("fp1", True, {"alertname": "HighLatency", "model": "fraud"},
@@ -30,7 +30,7 @@ from typing import Any, ClassVar
 import httpx
 
 from ..alert import Alert
-from ..retry import Answer, classify
+from ..answers import Answer, classify, http_answer
 from ..webhook import common
 
 # Acknowledgement states of a group, as the escalation sees it.
@@ -176,16 +176,22 @@ class Integration:
     def render(self, notice: Notice) -> Request | None:
         raise NotImplementedError
 
-    async def send(
-        self, client: httpx.AsyncClient, request: Request, now_s: float
-    ) -> httpx.Response | Answer:
+    async def send(self, client: httpx.AsyncClient, request: Request, now_s: float) -> Answer:
+        """One attempt; whatever happens, an answer (an exception only for a bug)."""
         headers = {"Content-Type": "application/json", **request.headers}
-        return await client.post(
+        return await self.post(client, request, headers)
+
+    async def post(
+        self, client: httpx.AsyncClient, request: Request, headers: Mapping[str, str]
+    ) -> Answer:
+        call = client.post(
             request.url, content=request.body, headers=headers, timeout=self.config.timeout_s
         )
+        return await http_answer(call, classify_status=self.classify)
 
-    def classify(self, response: httpx.Response) -> str:
-        return classify(response.status_code)
+    def classify(self, status: int) -> str:
+        """``ok``, ``retry`` or ``reject`` for an HTTP status of this service."""
+        return classify(status)
 
     def redact(self, text: str) -> str:
         for secret in self.secrets():

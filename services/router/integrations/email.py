@@ -31,7 +31,7 @@ from typing import ClassVar
 
 import httpx
 
-from ..retry import Answer
+from ..answers import Answer
 from ..templates import Template
 from .base import Integration, IntegrationConfig, Notice, Request
 
@@ -78,9 +78,7 @@ class EmailIntegration(Integration):
             envelope=(self.config.sender, self.config.to),
         )
 
-    async def send(
-        self, client: httpx.AsyncClient, request: Request, now_s: float
-    ) -> httpx.Response | Answer:
+    async def send(self, client: httpx.AsyncClient, request: Request, now_s: float) -> Answer:
         return await asyncio.to_thread(self._send, request)
 
     def _send(self, request: Request) -> Answer:

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 import httpx
 
 from .. import webhook
-from ..retry import Answer
+from ..answers import Answer
 from ..webhook import WebhookConfig
 from .base import Integration, Notice, Request
 
@@ -45,9 +45,7 @@ class WebhookIntegration(Integration):
             headers["Watchkeeper-Incident"] = notice.context.incident_id
         return Request(self.config.url, webhook.encode(body), headers)
 
-    async def send(
-        self, client: httpx.AsyncClient, request: Request, now_s: float
-    ) -> httpx.Response | Answer:
+    async def send(self, client: httpx.AsyncClient, request: Request, now_s: float) -> Answer:
         headers = dict(request.headers)
         if self.config.signer is not None:
             # The id stays the same across retries (receivers dedupe on it); the timestamp
@@ -55,6 +53,4 @@ class WebhookIntegration(Integration):
             msg_id = "msg_" + headers["Idempotency-Key"]
             headers.update(self.config.signer.headers(msg_id, int(now_s), request.body))
         headers["Content-Type"] = "application/json"
-        return await client.post(
-            request.url, content=request.body, headers=headers, timeout=self.config.timeout_s
-        )
+        return await self.post(client, request, headers)

@@ -21,13 +21,11 @@ the file ``$VAR_FILE``, and no error message ever quotes it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
-from .confignodes import Keys, Nodes
 from .integrations.email import EmailConfig
 from .integrations.opsgenie import DEFAULT_API_URL, DEFAULT_PRIORITY_MAP, OpsgenieConfig
 from .integrations.pagerduty import (
@@ -38,6 +36,7 @@ from .integrations.pagerduty import (
 )
 from .integrations.slack import SlackConfig
 from .ratelimit import RateLimit
+from .routing_nodes import Keys, Nodes
 from .signing import SecretError, Signer
 from .webhook import WebhookConfig
 
@@ -343,7 +342,3 @@ class ReceiverReader(Nodes):
             return expand_env(text, self.env)  # type: ignore[arg-type]
         except ValueError as exc:
             raise self.fail(node, str(exc)) from None
-
-
-def integration_ids(receivers: Mapping[str, tuple[Any, ...]]) -> list[str]:
-    return [config.id for configs in receivers.values() for config in configs]

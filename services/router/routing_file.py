@@ -15,7 +15,7 @@ nodes (which know where they start) rather than as plain data. Sections::
     escalation_policies:    name, steps: [{notify, wait}], repeat, ack_timeout, and a last
                             step {open_incident: true, notify}
     flap_detection:         max_transitions, window
-    receivers:              see receiverconfig
+    receivers:              see receivers
 
 Durations are Prometheus durations (``0s``, ``30s``, ``5m``, ``1h30m``, ``2d``). Values may
 use ``${VAR}`` or ``${VAR:-default}`` from the environment (``VAR_FILE`` too). Alertmanager
@@ -56,12 +56,12 @@ import yaml
 
 from watchkeeper.yamlconf import ConfigFileError, parse_duration
 
-from .confignodes import Keys, Nodes
 from .escalation import Policy, Step
 from .inhibit import InhibitRule
 from .matchers import Matcher, MatcherError, parse_matchers
-from .receiverconfig import ReceiverOptions, ReceiverReader
+from .receivers import ReceiverOptions, ReceiverReader
 from .routes import GROUP_BY_ALL, Route, RouteSpec
+from .routing_nodes import Keys, Nodes
 from .timeintervals import SPEC_KEYS, TimeInterval
 
 __all__ = ["ConfigFileError", "FlapConfig", "RoutingConfig", "load", "loads", "parse_duration"]
