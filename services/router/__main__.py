@@ -1,7 +1,7 @@
-"""router: alerts from the ``alerts`` topic to on-call webhooks (docs/services/router.md)."""
-
 import sys
 
-from .app import main
+from watchkeeper.runtime.entry import main
 
-sys.exit(main())
+from .spec import SPEC
+
+sys.exit(main(SPEC))

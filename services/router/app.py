@@ -37,14 +37,13 @@ from watchkeeper.runtime.dlq import error_kind
 from watchkeeper.runtime.metrics import CONSUMED, PROCESSED
 from watchkeeper.runtime.startup import apply_topics_with_retry
 from watchkeeper.runtime.watchdog import Watchdog, exit_for_restart
-from watchkeeper.settings import ConfigError
 
-from . import metrics, routing_file
+from . import metrics
 from .alert import Alert
 from .api import Api
 from .engine import STATE_TOPICS, Engine
 from .kafka_io import FAILED, RESTORED, AckingProducer, AlertFeed, Message
-from .routing_file import ConfigFileError, RoutingConfig
+from .routing_file import RoutingConfig
 from .settings import NAME, RouterConfig
 
 log = logging.getLogger("services.router")
@@ -377,26 +376,12 @@ class Router:
         await self._send(self.settings.topic("alerts"), record["fingerprint"].encode(), value)
 
 
-def main() -> int:
-    """``python -m services.router``: 0 after SIGTERM, 1 without Kafka, 2 on bad settings."""
-    try:
-        config = RouterConfig.from_env()
-    except ConfigError as exc:
-        runtime_logs.configure(NAME)
-        log.error("invalid settings: %s", exc)
-        return 2
+def serve(config: RouterConfig, routing: RoutingConfig) -> int:
+    """Run the router (``run(spec)`` read and checked both already): 0 after SIGTERM, 1
+    without Kafka."""
     runtime_logs.configure(NAME, config.service.log_level)
     # httpx logs every request at INFO; the notifier logs each delivery once, with context.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    try:
-        routing = routing_file.load(config.config_path)
-    except ConfigFileError as exc:
-        log.error(
-            "invalid routing file %s",
-            exc,
-            extra={"file": exc.path, "line": exc.line, "reason": exc.reason},
-        )
-        return 2
     log.info(
         "routing loaded",
         extra={

@@ -133,13 +133,6 @@ class SilenceBook:
             if s.state(now_ms) == "active" and matches_all(s.matchers, labels)
         ]
 
-    def next_change_ms(self, now_ms: int) -> int | None:
-        """The next moment a silence starts or ends (when muting may change)."""
-        moments = [
-            t for s in self._silences.values() for t in (s.starts_ms, s.ends_ms) if t > now_ms
-        ]
-        return min(moments, default=None)
-
     def purge(self, now_ms: int) -> list[str]:
         """Forget silences expired for longer than the retention; their ids (to tombstone)."""
         old = [s.id for s in self._silences.values() if s.ends_ms + self.retention_ms <= now_ms]

@@ -111,9 +111,6 @@ class SchemaRegistry:
     def latest(self, name: str) -> SchemaVersion:
         return self.versions(name)[-1]
 
-    def by_fingerprint(self, fingerprint: bytes) -> SchemaVersion | None:
-        return self._by_fingerprint.get(fingerprint)
-
     def __iter__(self) -> Iterator[SchemaVersion]:
         for versions in self._by_name.values():
             yield from versions

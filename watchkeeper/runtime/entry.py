@@ -14,12 +14,14 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import sys
 from importlib import metadata
 
 from ..kit.spec import ServiceSpec, Setting
 from ..settings import ConfigError
 from ..yamlconf import ConfigFileError
+from . import logs
 
 EXIT_CONFIG = 2
 
@@ -98,13 +100,23 @@ def check_config(spec: ServiceSpec, path: str) -> int:
     return 0
 
 
+def config_error(spec: ServiceSpec, exc: ConfigFileError | ConfigError) -> int:
+    """Say what is wrong in the service's JSON log on stderr (with the file and line as
+    fields, for whoever parses it) and give the exit code."""
+    logs.configure(spec.name)
+    extra = {"exit_code": EXIT_CONFIG}
+    if isinstance(exc, ConfigFileError):
+        extra |= {"file": exc.path, "line": exc.line, "reason": exc.reason}
+    logging.getLogger(f"services.{spec.name}").error(f"bad configuration: {exc}", extra=extra)
+    return EXIT_CONFIG
+
+
 def load_config(spec: ServiceSpec):
-    """The service's configuration, or None after saying what is wrong on stderr."""
+    """The service's configuration, or the exit code after saying what is wrong."""
     try:
         return spec.config()
     except (ConfigFileError, ConfigError) as exc:
-        print(f"{spec.name}: bad configuration: {exc}", file=sys.stderr)
-        return None
+        return config_error(spec, exc)
 
 
 def run(spec: ServiceSpec) -> int:
@@ -122,7 +134,7 @@ def run(spec: ServiceSpec) -> int:
 
 def _run(spec: ServiceSpec) -> int:
     config = load_config(spec)
-    if config is None:
+    if config is EXIT_CONFIG:
         return EXIT_CONFIG
     if spec.engine == "own":
         assert spec.serve is not None
@@ -134,8 +146,7 @@ def _run(spec: ServiceSpec) -> int:
     try:
         parts = spec.build(config, codec)
     except (ConfigFileError, ConfigError) as exc:
-        print(f"{spec.name}: bad configuration: {exc}", file=sys.stderr)
-        return EXIT_CONFIG
+        return config_error(spec, exc)
     settings = spec.service_settings(config)
     if spec.engine == "faust":
         from .service import TaskService
