@@ -81,6 +81,7 @@ class Harness:
         self.task = self.new_task()
         for key, value in self.changelog.items():
             self.task.restore(key, value)
+        self.task.restored()
 
     def alerts(self, name: str | None = None) -> list[dict]:
         return [a for a in self.published["alerts"] if name in (None, a["labels"]["alertname"])]

@@ -274,6 +274,7 @@ def test_restore_from_the_changelog_gives_the_same_windows_and_rule_state() -> N
     second = make_task(ERROR_RULE, clock=clock)
     for key, value in changes:
         second.restore(key, value)
+    second.restored()
     more = [prediction(T0 + 13_000 + i, status="ERROR") for i in range(5)]
     run(first, clock, more)
     run(second, clock, more)

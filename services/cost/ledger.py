@@ -23,9 +23,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.kit import Output
+from watchkeeper.kit import AlertEmitter, Output, StreamClock
 
 from . import metrics, totals
 from .budgets import BudgetState, Change, level_name, severity_of
@@ -51,6 +50,7 @@ class Ledger:
         scopes: Scopes,
         calendar: Calendar,
         codec: Codec,
+        alerts: AlertEmitter,
         *,
         window_ms: int,
         grace_ms: int,
@@ -62,18 +62,15 @@ class Ledger:
         self.scopes = scopes
         self.calendar = calendar
         self.codec = codec
+        self.alerts = alerts
         self.window_ms = window_ms
         self.grace_ms = grace_ms
-        self.idle_ms = idle_ms
         self.publish_interval_ms = publish_interval_ms
         self.max_scopes = max_scopes
         self.budget_defs = {b.name: b for b in scopes.budgets}
         self.totals: dict[str, ScopeTotals] = {}
         self.budgets: dict[str, BudgetState] = {}
-        self.stream_ms = 0
-        # A restored ledger waits a whole idle delay before its clock follows the wall:
-        # a backlog of spend records is not a quiet partition.
-        self.last_wall_ms = now_ms
+        self.stream = StreamClock(idle_ms, now_ms)
         self.outputs: list[Output] = []
         self.changes: dict[bytes, bytes | None] = {}
         self._unpublished: set[tuple[str, str, int]] = set()
@@ -105,10 +102,11 @@ class Ledger:
     def apply(self, record: dict[str, Any], now_ms: int) -> None:
         """One CostSpend record."""
         scope = self._scope(record["scope"], record["labels"])
-        self.last_wall_ms = now_ms
+        stream = self.stream
+        stream.busy = True
         t = record["event_time_ms"]
-        if t > self.stream_ms:
-            self.stream_ms = t
+        if t > stream.stream_ms:
+            stream.stream_ms = t
         if scope is None:
             metrics.SCOPES_CAPPED.inc()
             return
@@ -166,22 +164,19 @@ class Ledger:
             level = next(x for x in budget.levels if level_name(x) == change.name)
             labels.update(alertname="BudgetOverrun", severity=severity_of(level), level=change.name)
         summary = _summary(state, change, period)
-        fp = fingerprint(labels)
         annotations = {"summary": summary, "period": period, "budget_usd": f"{budget.amount:.2f}"}
-        record = alert_record(
-            fp,
-            change.status,
-            labels,
-            annotations,
-            change.value,
-            change.threshold if firing else None,
-            starts_at_ms=change.since_ms,
-            now_ms=now_ms,
-            generator="cost",
-            ends_at_ms=None if firing else change.at_ms,
+        self.outputs.append(
+            self.alerts.emit(
+                labels,
+                change.status,
+                annotations=annotations,
+                value=change.value,
+                threshold=change.threshold if firing else None,
+                starts_at_ms=change.since_ms,
+                now_ms=now_ms,
+                ends_at_ms=None if firing else change.at_ms,
+            )
         )
-        self.outputs.append(Output("alerts", fp.encode(), self.codec.encode("Alert", record)))
-        metrics.ALERTS.labels(labels["alertname"], change.status).inc()
         if change.name == "quota":
             self._quota(state, firing, change.at_ms, now_ms)
 
@@ -207,7 +202,7 @@ class Ledger:
         metrics.QUOTA.labels(state.instance).set(1 if exceeded else 0)
 
     def _budget_gauges(self, state: BudgetState) -> None:
-        t = max(self.stream_ms, state.last_ms)
+        t = max(self.stream.stream_ms, state.last_ms)
         metrics.BUDGET_SPEND.labels(state.instance).set(state.spend)
         metrics.BUDGET_PLAN.labels(state.instance).set(state.plan(t))
         metrics.BUDGET_FORECAST.labels(state.instance).set(state.forecast(t))
@@ -216,8 +211,8 @@ class Ledger:
     # -- time ----------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:
-        if self.totals and now_ms - self.last_wall_ms >= self.idle_ms:
-            self.stream_ms = max(self.stream_ms, now_ms - self.idle_ms)
+        if self.totals:
+            self.stream.advance_idle(now_ms)
         if now_ms - self._last_roll_check >= ROLL_CHECK_MS:
             self._last_roll_check = now_ms
             self._roll_budgets(now_ms)
@@ -227,9 +222,10 @@ class Ledger:
 
     def _roll_budgets(self, now_ms: int) -> None:
         """Periods end by event time even when their scope spends nothing more."""
+        stream_ms = self.stream.stream_ms
         for instance, state in self.budgets.items():
-            if state.period_end and self.stream_ms >= state.period_end + self.grace_ms:
-                changes = state.roll(self.stream_ms, self.calendar)
+            if state.period_end and stream_ms >= state.period_end + self.grace_ms:
+                changes = state.roll(stream_ms, self.calendar)
                 for change in changes:
                     self._emit(state, change, now_ms)
                 self._dirty_budgets.add(instance)
@@ -254,7 +250,7 @@ class Ledger:
             previous_figures = scope.periods["month"].get(self.calendar.month(start - 1)[0])
             if previous_figures is not None:
                 previous = previous_figures[totals.COST]
-                elapsed = (min(max(self.stream_ms, start), end) - start) / (end - start)
+                elapsed = (min(max(self.stream.stream_ms, start), end) - start) / (end - start)
                 if previous > 0 and elapsed > 0:
                     trend = figures[totals.COST] / elapsed / previous - 1.0
                     metrics.TREND.labels(scope.key).set(trend)
@@ -274,7 +270,7 @@ class Ledger:
             "cost_per_inference_usd": per_inference,
             "previous_cost_usd": previous,
             "trend": trend,
-            "event_time_ms": self.stream_ms,
+            "event_time_ms": self.stream.stream_ms,
             "emitted_at_ms": now_ms,
             "producer": "cost",
         }
@@ -287,7 +283,7 @@ class Ledger:
         """One changelog record whose key starts with ``T``, ``a`` or ``b``."""
         kind = key[:1]
         if kind == b"T":
-            self.stream_ms = json.loads(value)["stream_ms"] if value else 0
+            self.stream.load(value)
         elif kind == b"a":
             # The scope is split off from the right: label values may hold anything.
             scope_raw, period_raw, start_raw = key[2:].rsplit(b"\x00", 2)
@@ -312,7 +308,7 @@ class Ledger:
                 state = self.budgets[instance] = BudgetState(budget, instance, data["labels"])
             state.load(data["state"])
 
-    def finish_restore(self) -> None:
+    def restored(self) -> None:
         """Evicted periods may have been restored before their tombstone was compacted."""
         for scope in self.totals.values():
             for kind, held in scope.periods.items():
@@ -332,7 +328,7 @@ class Ledger:
             data = {"budget": state.budget.name, "labels": state.labels, "state": state.to_dict()}
             self.changes[f"b\x00{instance}".encode()] = json.dumps(data).encode()
         if self._unsaved or self._dirty_budgets:
-            self.changes[b"T"] = json.dumps({"stream_ms": self.stream_ms}).encode()
+            self.changes[b"T"] = self.stream.record()
         self._unsaved.clear()
         self._dirty_budgets.clear()
 

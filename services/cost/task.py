@@ -32,9 +32,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.kit import Output, key_text
+from watchkeeper.kit import AlertEmitter, Output, StreamClock, key_text, prometheus_count
 
 from . import metrics, totals
 from .advice import Advice, UnitAdvice, advise, cheaper_versions
@@ -108,10 +107,12 @@ class CostTask:
         self.calendar = Calendar(costfile.timezone)
         self.scopes = Scopes(costfile.rollups, costfile.budgets)
         self._used = tuple(n in self.scopes.used for n in ("tenant", "user", "use_case", "region"))
+        self.alerts = AlertEmitter("cost", self.codec.encode, prometheus_count(metrics.ALERTS))
         self.ledger = Ledger(
             self.scopes,
             Calendar(costfile.timezone),
             self.codec,
+            self.alerts,
             window_ms=config.window_ms,
             grace_ms=config.grace_ms,
             idle_ms=config.idle_ms,
@@ -123,30 +124,25 @@ class CostTask:
         self.unpriced: dict[tuple[str, str, str], Unpriced] = {}
         # (model, version, tenant, user, use_case, region, window) -> totals + newest time
         self.spend: dict[tuple[Any, ...], list[Any]] = {}
-        self.stream_ms = 0
+        self.stream = StreamClock(config.idle_ms, int(clock() * 1000))
         self.hour_end = 0
         self.day = (0, 0)
-        # A restored task waits a whole idle delay before its clock follows the wall: a
-        # backlog replayed after downtime is not a quiet partition.
-        self.last_event_wall_ms = int(clock() * 1000)
         self._outputs: list[Output] = []
         self._changes: dict[bytes, bytes | None] = {}
         self._dirty_units: set[tuple[str, str]] = set()
         self._dirty_unpriced: set[tuple[str, str, str]] = set()
         self._time_dirty = False
-        self._restoring = False
 
     # -- restore -------------------------------------------------------------------------
 
     def restore(self, key: bytes, value: bytes | None) -> None:
-        self._restoring = True
         kind = key[:1]
         if kind in (b"T", b"a", b"b"):
             self.ledger.restore(key, value)
         elif kind == b"t":
             if value is not None:
                 data = json.loads(value)
-                self.stream_ms, self.hour_end = data["stream_ms"], data["hour_end"]
+                self.stream.stream_ms, self.hour_end = data["stream_ms"], data["hour_end"]
                 self.day = tuple(data["day"])  # type: ignore[assignment]
         elif kind == b"u":
             model, version = json.loads(key[2:])
@@ -165,12 +161,7 @@ class CostTask:
                 self.unpriced[unpriced_key] = Unpriced.from_dict(json.loads(value))  # type: ignore[index]
 
     def restored(self) -> None:
-        if self._restoring:
-            self._finish_restore()
-
-    def _finish_restore(self) -> None:
-        self._restoring = False
-        self.ledger.finish_restore()
+        self.ledger.restored()
 
     # -- events --------------------------------------------------------------------------
 
@@ -184,8 +175,6 @@ class CostTask:
         return unit
 
     def process(self, topic: str, record: dict[str, Any]) -> None:
-        if self._restoring:
-            self._finish_restore()
         now_ms = int(self.clock() * 1000)
         if topic == SPEND_TOPIC:
             self.ledger.apply(record, now_ms)
@@ -200,9 +189,10 @@ class CostTask:
             self._prediction(record, t)
         else:
             self._telemetry(record, t)
-        self.last_event_wall_ms = now_ms
-        if t > self.stream_ms:
-            self.stream_ms = t
+        stream = self.stream
+        stream.busy = True
+        if t > stream.stream_ms:
+            stream.stream_ms = t
             self._time_dirty = True
             if t >= self.hour_end:
                 self._roll_hours(t, now_ms)
@@ -327,21 +317,17 @@ class CostTask:
             if status == "firing"
             else f"{model}: {what} is priced again after {state.count} unpriced requests"
         )
-        fp = fingerprint(labels)
-        record = alert_record(
-            fp,
-            status,
-            labels,
-            {"summary": summary, "reason": state.reason},
-            float(state.count),
-            None,
-            starts_at_ms=state.since_ms,
-            now_ms=int(self.clock() * 1000),
-            generator="cost",
-            ends_at_ms=t if status == "resolved" else None,
+        self._outputs.append(
+            self.alerts.emit(
+                labels,
+                status,
+                annotations={"summary": summary, "reason": state.reason},
+                value=float(state.count),
+                starts_at_ms=state.since_ms,
+                now_ms=int(self.clock() * 1000),
+                ends_at_ms=t if status == "resolved" else None,
+            )
         )
-        self._outputs.append(Output("alerts", fp.encode(), self.codec.encode("Alert", record)))
-        metrics.ALERTS.labels("CostUnpriced", status).inc()
 
     # -- hours and days: the advisors ----------------------------------------------------
 
@@ -398,7 +384,7 @@ class CostTask:
             "savings_usd": advice.savings,
             "summary": advice.summary,
             "evidence": {k: float(v) for k, v in advice.evidence.items()},
-            "event_time_ms": self.stream_ms,
+            "event_time_ms": self.stream.stream_ms,
             "emitted_at_ms": now_ms,
             "generator": "cost",
         }
@@ -410,16 +396,12 @@ class CostTask:
     # -- time ----------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:
-        if self._restoring:
-            self._finish_restore()
-        # A quiet partition's clock follows the wall, so its hours and days close.
-        if self.units and now_ms - self.last_event_wall_ms >= self.config.idle_ms:
-            idle_stream = now_ms - self.config.idle_ms
-            if idle_stream > self.stream_ms:
-                self.stream_ms = idle_stream
-                self._time_dirty = True
-                if idle_stream >= self.hour_end:
-                    self._roll_hours(idle_stream, now_ms)
+        # A quiet partition's clock follows the wall, so its hours and days close (and
+        # without units there is nothing to close, nor a reason to log the time).
+        if self.units and self.stream.advance_idle(now_ms):
+            self._time_dirty = True
+            if self.stream.stream_ms >= self.hour_end:
+                self._roll_hours(self.stream.stream_ms, now_ms)
         self.ledger.tick(now_ms)
 
     # -- hand-off to the engine ----------------------------------------------------------
@@ -484,7 +466,11 @@ class CostTask:
             value = json.dumps(state.to_dict()).encode() if state is not None else None
             self._changes[f"x\x00{key_text(key)}".encode()] = value
         if self._time_dirty:
-            data = {"stream_ms": self.stream_ms, "hour_end": self.hour_end, "day": list(self.day)}
+            data = {
+                "stream_ms": self.stream.stream_ms,
+                "hour_end": self.hour_end,
+                "day": list(self.day),
+            }
             self._changes[b"t"] = json.dumps(data).encode()
         self._dirty_units.clear()
         self._dirty_unpriced.clear()

@@ -25,7 +25,6 @@ FIELDS = (
     "tokens_out",
     "tokens_cached",
 )
-_INTEGERS = (REQUESTS, UNPRICED, TOKENS_IN, TOKENS_OUT, TOKENS_CACHED)
 
 
 def new() -> list[Any]:
@@ -56,7 +55,3 @@ def from_fields(record: dict[str, Any]) -> list[Any]:
 def cost_per_inference(totals: list[Any]) -> float | None:
     priced = totals[REQUESTS] - totals[UNPRICED]
     return totals[COST] / priced if priced > 0 else None
-
-
-def is_integer_field(index: int) -> bool:
-    return index in _INTEGERS

@@ -10,15 +10,12 @@ Two moments:
   fires when the streak reaches ``for``, and a firing rule resolves on the first closed
   window that does not breach (never on a partial window, which would flap).
 
->>> from services.slo.rules import Rule
->>> rule = Rule(alert="HighLatency", kind="threshold", line=1, figure="latency_max_ms",
-...             threshold=300.0, min_count=1)
 >>> state = RuleState()
->>> state.observe_early(breach=True, ok_for=rule.for_windows)
-True
->>> state.observe_close(breach=True, ok_for=1), state.firing
+>>> state.fire_early(True, at_ms=5_000, fire_after=1), state.since_ms
+(True, 5000)
+>>> state.observe(True, at_ms=10_000, fire_after=1), state.firing
 (None, True)
->>> state.observe_close(breach=False, ok_for=1), state.firing
+>>> state.observe(False, at_ms=20_000, fire_after=1), state.firing
 ('resolved', False)
 """
 
@@ -27,49 +24,28 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from watchkeeper.kit import Hysteresis
+
 from .aggregate import Aggregate
 from .rules import Rule
 from .series import SeriesState
 
 
 @dataclass
-class RuleState:
-    """Where one rule stands for one series."""
+class RuleState(Hysteresis):
+    """Where one rule stands for one series: the hysteresis of its closed windows (early
+    fires through ``fire_early``; a firing rule resolves on the first clear closed window,
+    ``resolve_after=1``), and its alert's fingerprint, computed once."""
 
-    streak: int = 0  # closed windows in a row that breached
-    firing: bool = False
-    since_ms: int = 0  # event time it started firing
     fingerprint: str = ""
 
-    def observe_early(self, breach: bool, ok_for: int) -> bool:
-        """True when the open window makes a not-yet-firing rule fire."""
-        if self.firing or not breach or self.streak < ok_for - 1:
-            return False
-        self.firing = True
-        return True
-
-    def observe_close(self, breach: bool, ok_for: int) -> str | None:
-        """'firing', 'resolved' or None for a closed window."""
-        self.streak = self.streak + 1 if breach else 0
-        if self.firing and not breach:
-            self.firing = False
-            return "resolved"
-        if not self.firing and self.streak >= ok_for:
-            self.firing = True
-            return "firing"
-        return None
-
     def to_dict(self) -> dict[str, Any]:
-        return {
-            "streak": self.streak,
-            "firing": self.firing,
-            "since": self.since_ms,
-            "fp": self.fingerprint,
-        }
+        return {"h": self.to_list(), "fp": self.fingerprint}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> RuleState:
-        return cls(data["streak"], data["firing"], data["since"], data["fp"])
+        streak, firing, since_ms, clear = data["h"]
+        return cls(streak, clear, firing, since_ms, data["fp"])
 
 
 @dataclass(frozen=True)

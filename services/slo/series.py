@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from watchkeeper.kit import close_due
+
 from .aggregate import Aggregate
 from .rolling import Rolling
 
@@ -78,12 +80,10 @@ class SeriesState:
 
     def close_until(self, stream_ms: int, grace_ms: int) -> list[tuple[int, Aggregate]]:
         """Close, oldest first, every window whose end + grace has passed ``stream_ms``."""
-        due = sorted(s for s in self.open if s + self.window_ms + grace_ms <= stream_ms)
-        closed = []
-        for start in due:
-            agg = self.open.pop(start)
+        # All of them join the rolling periods before the first is evaluated.
+        closed = list(close_due(self.open, self.window_ms, grace_ms, stream_ms))
+        for start, agg in closed:
             self.push_closed(start, agg)
-            closed.append((start, agg))
         return closed
 
     def push_closed(self, start_ms: int, agg: Aggregate) -> None:

@@ -28,7 +28,7 @@ SPEC = ServiceSpec(
     build=build,
     state_topic="slo-state",
     check_file=check,
-    config_file=Setting("WK_SLO_RULES", str(DEFAULT_RULES.name), "the rule file"),
+    config_file=Setting("WK_SLO_RULES", f"deploy/{DEFAULT_RULES.name}", "the rule file"),
     settings=(
         Setting("WK_SLO_WINDOW_S", "10", "window size; divides a minute or is whole minutes"),
         Setting("WK_SLO_GRACE_S", "2", "how late an event may be and still count"),

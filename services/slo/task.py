@@ -23,9 +23,10 @@ from collections import deque
 from collections.abc import Callable
 from typing import Any
 
-from watchkeeper.alerts import alert_record, fingerprint
+from watchkeeper.alerts import fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.kit import Output, key_text
+from watchkeeper.kit import AlertEmitter, Output, StreamClock, key_text, prometheus_count
+from watchkeeper.kit.streamtime import CHANGELOG_KEY
 
 from . import metrics
 from .aggregate import Aggregate
@@ -74,26 +75,23 @@ class SloTask:
         self.periods = _periods(rules, config.window_ms)
         self.horizon_ms = max(self.periods)
         self.series: dict[SeriesKey, SeriesState] = {}
-        self.stream_ms = 0
-        # Counting from construction, not from 0: a restored task whose first fetch comes
-        # back empty must not jump stream time to now and call its own backlog late.
-        self.last_event_wall_ms = int(clock() * 1000)
+        self.stream = StreamClock(config.idle_ms, int(clock() * 1000))
+        self.alerts = AlertEmitter("slo", self.codec.encode, prometheus_count(metrics.ALERTS))
         self._outputs: list[Output] = []
         self._changes: dict[bytes, bytes | None] = {}
         self._dirty: set[SeriesKey] = set()  # changed since the last drain
         self._to_evaluate: set[SeriesKey] = set()  # changed since the last early evaluation
         self._history: dict[SeriesKey, deque[int]] = {}
-        self._restoring: dict[SeriesKey, dict[int, Aggregate]] | None = None
+        # Closed windows read at restore, pushed in order once all are read.
+        self._restored_history: dict[SeriesKey, dict[int, Aggregate]] = {}
         self._series_capped = 0
 
     # -- restore ----------------------------------------------------------------------
 
     def restore(self, key: bytes, value: bytes | None) -> None:
-        if self._restoring is None:
-            self._restoring = {}
         parts = key.split(b"\x00")
-        if parts[0] == b"t":
-            self.stream_ms = json.loads(value)["stream_ms"] if value else 0
+        if parts[0] == CHANGELOG_KEY:
+            self.stream.load(value)
         elif parts[0] == b"s":
             series_key = tuple(json.loads(parts[1]))
             if value is None:
@@ -102,7 +100,7 @@ class SloTask:
             self._load_series(series_key, json.loads(value))  # type: ignore[arg-type]
         elif parts[0] == b"h":
             series_key = tuple(json.loads(parts[1]))
-            windows = self._restoring.setdefault(series_key, {})  # type: ignore[arg-type]
+            windows = self._restored_history.setdefault(series_key, {})  # type: ignore[arg-type]
             start = int(parts[2])
             if value is None:
                 windows.pop(start, None)
@@ -118,12 +116,8 @@ class SloTask:
         self.series[key] = series
 
     def restored(self) -> None:
-        if self._restoring is not None:
-            self._finish_restore()
-
-    def _finish_restore(self) -> None:
-        restoring, self._restoring = self._restoring, None
-        for key, windows in (restoring or {}).items():
+        restored, self._restored_history = self._restored_history, {}
+        for key, windows in restored.items():
             series = self.series.get(key) or self._add_series(key)
             history = self._history.setdefault(key, deque())
             for start in sorted(windows):
@@ -153,8 +147,6 @@ class SloTask:
         return series
 
     def process(self, topic: str, record: dict[str, Any]) -> None:
-        if self._restoring is not None:
-            self._finish_restore()
         event_ms = record["event_time_ms"]
         now_ms = int(self.clock() * 1000)
         if event_ms > now_ms + self.config.max_future_ms:
@@ -163,9 +155,10 @@ class SloTask:
                 f"service's clock (limit WK_SLO_MAX_FUTURE_S={self.config.max_future_ms / 1000:g})"
             )
         series = self._series_for(record)
-        self.last_event_wall_ms = now_ms
+        stream = self.stream
+        stream.busy = True
         self._dirty.add(series.key)
-        if series.is_late(event_ms, self.stream_ms, self.config.grace_ms):
+        if series.is_late(event_ms, stream.stream_ms, self.config.grace_ms):
             series.late += 1
             metrics.LATE.labels(*series.key).inc()
             return
@@ -187,29 +180,23 @@ class SloTask:
                 record["gpu_utilization"],
             )
         self._to_evaluate.add(series.key)
-        if event_ms > self.stream_ms:
-            self.stream_ms = event_ms
+        if event_ms > stream.stream_ms:
+            stream.stream_ms = event_ms
 
     # -- time -------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:
-        if self._restoring is not None:
-            self._finish_restore()
         # An idle partition's stream time follows the wall clock, so its last windows close.
-        if self.series and now_ms - self.last_event_wall_ms >= self.config.idle_ms:
-            idle_stream = now_ms - self.config.idle_ms
-            if idle_stream > self.stream_ms:
-                self.stream_ms = idle_stream
-                self._changes[b"t"] = self._stream_record()
+        # Without series there is nothing to close, and no reason to log the time.
+        if self.series and self.stream.advance_idle(now_ms):
+            self._changes[CHANGELOG_KEY] = self.stream.record()
+        stream_ms = self.stream.stream_ms
         for series in self.series.values():
             if series.open:
-                for start, agg in series.close_until(self.stream_ms, self.config.grace_ms):
+                for start, agg in series.close_until(stream_ms, self.config.grace_ms):
                     self._closed(series, start, agg, now_ms)
         if self._to_evaluate:
             self._evaluate_early(now_ms)
-
-    def _stream_record(self) -> bytes:
-        return json.dumps({"stream_ms": self.stream_ms}).encode()
 
     def _closed(self, series: SeriesState, start: int, agg: Aggregate, now_ms: int) -> None:
         end = start + self.window_ms
@@ -291,7 +278,7 @@ class SloTask:
         for rule, index, name in self._rule_instances(series):
             state = self._state(series, rule, index, name)
             verdict = judge(series, rule, closed=agg, burn_index=index)
-            change = state.observe_close(verdict.breach, rule.for_windows)
+            change = state.observe(verdict.breach, end, fire_after=rule.for_windows)
             if change:
                 self._alert(series, rule, index, state, change, verdict, end, now_ms)
 
@@ -307,16 +294,15 @@ class SloTask:
             if current is None:
                 continue
             start, partial = current
-            open_s = (min(self.stream_ms, start + self.window_ms) - start) / 1000.0
+            stream_ms = self.stream.stream_ms
+            open_s = (min(stream_ms, start + self.window_ms) - start) / 1000.0
             for rule, index, name in self._rule_instances(series):
                 state = self._state(series, rule, index, name)
                 if state.firing:
                     continue
                 verdict = judge(series, rule, partial=partial, partial_s=open_s, burn_index=index)
-                if state.observe_early(verdict.breach, rule.for_windows):
-                    self._alert(
-                        series, rule, index, state, "firing", verdict, self.stream_ms, now_ms
-                    )
+                if state.fire_early(verdict.breach, stream_ms, rule.for_windows):
+                    self._alert(series, rule, index, state, "firing", verdict, stream_ms, now_ms)
 
     def _alert(
         self,
@@ -330,8 +316,6 @@ class SloTask:
         now_ms: int,
     ) -> None:
         labels = self._alert_labels(series, rule, index)
-        if status == "firing":
-            state.since_ms = event_ms
         context = {
             "alert": rule.alert,
             "severity": labels["severity"],
@@ -342,23 +326,20 @@ class SloTask:
             **series.labels,
         }
         annotations = {k: v.format_map(context) for k, v in rule.annotations.items()}
-        record = alert_record(
-            state.fingerprint,
-            status,
-            labels,
-            annotations,
-            verdict.value,
-            verdict.threshold,
-            starts_at_ms=state.since_ms,
-            now_ms=now_ms,
-            generator="slo",
-            ends_at_ms=event_ms,
-        )
         self._outputs.append(
-            Output("alerts", state.fingerprint.encode(), self.codec.encode("Alert", record))
+            self.alerts.emit(
+                labels,
+                status,
+                annotations=annotations,
+                value=verdict.value,
+                threshold=verdict.threshold,
+                starts_at_ms=state.since_ms,
+                now_ms=now_ms,
+                ends_at_ms=event_ms,
+                fp=state.fingerprint,
+            )
         )
         self._dirty.add(series.key)
-        metrics.ALERTS.labels(rule.alert, status).inc()
 
     # -- hand-off to the engine -------------------------------------------------------
 
@@ -377,7 +358,7 @@ class SloTask:
             }
             self._changes[f"s\x00{key_text(key)}".encode()] = json.dumps(data).encode()
         if self._dirty:
-            self._changes[b"t"] = self._stream_record()
+            self._changes[CHANGELOG_KEY] = self.stream.record()
         self._dirty.clear()
         outputs, self._outputs = self._outputs, []
         changes, self._changes = list(self._changes.items()), {}
