@@ -10,9 +10,10 @@ import pytest
 from services.quality.config import QualityConfig
 from services.quality.contract import load_text, parse
 from services.quality.dedup import RecentIds
-from services.quality.gateroutes import answer
+from services.quality.gateroutes import answer, routes
 from services.quality.task import QualityTask
 from watchkeeper.codec import Codec
+from watchkeeper.kit import Request
 from watchkeeper.settings import ServiceSettings
 
 CODEC = Codec()
@@ -380,3 +381,16 @@ def test_gate_answers_for_pipelines() -> None:
     assert answer(view, "/gate/fraud%2Dtraining")[0] == 423  # URL-encoded names
     assert answer(view, "/gates")[1]["recsys"]["state"] == "unblocked"
     assert answer(FakeView({}, ready=False), "/gate/recsys")[0] == 503
+
+
+def test_the_gate_routes_answer_post_as_get() -> None:
+    view = FakeView({"fraud-training": CODEC.registry.examples("GateState")["blocked"]})
+    gate, listing = routes(view)
+    path = "/gate/fraud-training"
+    hook = b'{"name": "fraud", "namespace": "ml", "phase": "Progressing", "metadata": {}}'
+    got = gate.handle(Request("GET", path, rest="fraud-training"))
+    posted = gate.handle(Request("POST", path, body=hook, rest="fraud-training"))
+    assert (posted.status, posted.body) == (got.status, got.body) == answer(view, path)
+    assert got.status == 423
+    assert gate.handle(Request("GET", "/gate/", rest="")).status == 404
+    assert listing.matches("GET", "/gates") and not listing.matches("POST", "/gates")
