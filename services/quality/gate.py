@@ -93,7 +93,11 @@ class Gate:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Gate:
         gate = cls()
-        for name, (*state, value) in data["checks"].items():
+        for name, saved in data["checks"].items():
+            *state, value = saved
+            if len(saved) == 4:  # [bad, good, failing, value], as written before Hysteresis
+                bad, good, failing = state
+                state = [bad, failing, 0, good if failing else 0]
             gate.checks[name] = Hysteresis.from_list(state)
             gate.values[name] = value
         gate.silent, gate.blocked = data["silent"], data["blocked"]
