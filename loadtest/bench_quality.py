@@ -67,7 +67,6 @@ def run(kafka_bootstrap: str) -> dict[str, float]:
         contracts.write_text(CONTRACT)
         env = {
             "WK_QUALITY_CONTRACTS": str(contracts),
-            "WK_QUALITY_GATE_PORT": "0",
             "WK_QUALITY_IDLE_S": "600",
         }
         preload(settings, prefix)

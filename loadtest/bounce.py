@@ -32,7 +32,6 @@ import services
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import Backoff, Restart, ServiceProcess
 from watchkeeper.devstack._offsets import read_to_end, wait_caught_up
-from watchkeeper.local_kafka import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
@@ -87,7 +86,6 @@ def service_env(name: str, config_dir: Path, instance: str) -> dict[str, str]:
             "WK_QUALITY_CONTRACTS": str(config_dir / "quality.yaml"),
             "WK_QUALITY_GRACE_S": "1",
             "WK_QUALITY_IDLE_S": "600",
-            "WK_QUALITY_GATE_PORT": str(free_port()),  # two instances share this host
         }
     elif name == "fairness":
         env |= {

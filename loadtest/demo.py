@@ -108,7 +108,6 @@ class Stack:
     router: ServiceProcess
     cost: ServiceProcess
     quality: ServiceProcess
-    gate_port: int
     receiver: WebhookReceiver
 
     @property
@@ -117,7 +116,7 @@ class Stack:
 
     def gate(self) -> dict:
         try:
-            _, body = http_json(f"http://127.0.0.1:{self.gate_port}/gate/{GATE}", timeout=2)
+            _, body = http_json(f"{self.quality.url}/gate/{GATE}", timeout=2)
         except OSError:
             return {}
         return body
@@ -138,7 +137,6 @@ def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> 
     for name, text in files.items():
         (tmp / name).write_text(text)
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix}
-    gate_port = free_port()
     return Stack(
         slo=supervised(
             "services.slo", {**env, "WK_SLO_WINDOW_S": "5", "WK_SLO_GRACE_S": "1"}, tmp / "slo.log"
@@ -167,12 +165,10 @@ def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> 
             {
                 **env,
                 "WK_QUALITY_CONTRACTS": str(tmp / "quality.yaml"),
-                "WK_QUALITY_GATE_PORT": str(gate_port),
                 "WK_QUALITY_GRACE_S": "1",
             },
             tmp / "quality.log",
         ),
-        gate_port=gate_port,
         receiver=receiver,
     )
 
@@ -190,8 +186,7 @@ def main() -> int:
                 service.wait_healthy()
             print(
                 f"slo {stack.slo.url}/metrics | router {stack.router.url}/metrics | "
-                f"cost {stack.cost.url}/metrics | gate "
-                f"http://127.0.0.1:{stack.gate_port}/gate/{GATE}\n"
+                f"cost {stack.cost.url}/metrics | gate {stack.quality.url}/gate/{GATE}\n"
             )
             return play(settings, prefix, stack)
         finally:

@@ -237,6 +237,7 @@ def test_restore_keeps_windows_alert_states_and_predictions_awaiting_labels(cloc
     second = Recorder(make_task(clock), clock)
     for key, value in first.changelog:
         second.task.restore(key, value)
+    second.task.restored()
     # Labels for predictions made before the restart join after it.
     second.send("feedback", [label(r["event_id"], T0 + 19_000, True) for r in records])
     second.window(T0 + 20_000, {"f": 0.5, "m": 0.5})
@@ -247,6 +248,18 @@ def test_restore_keeps_windows_alert_states_and_predictions_awaiting_labels(cloc
     assert second.alerts("DisparateImpact") == []
     second.window(T0 + 30_000, {"f": 0.5, "m": 0.5})
     assert [s for s, _ in second.alerts("DisparateImpact")] == ["RESOLVED"]
+
+
+def test_predictions_awaiting_labels_are_one_changelog_record_per_commit(clock) -> None:
+    run = Recorder(make_task(clock), clock)
+    records = run.window(T0, {"f": 0.3, "m": 0.6})  # 400 predictions, one drain
+    pending = [k for k, v in run.changelog if k.startswith(b"pb\x00") and v is not None]
+    assert len(pending) == 1 and len(run.task.pending) == len(records)
+    run.send("feedback", [label(r["event_id"], T0 + 9_500, True) for r in records])
+    # All labelled: compaction keeps nothing of them.
+    compacted: dict[bytes, bytes | None] = dict(run.changelog)
+    assert not [k for k, v in compacted.items() if k[:2] in (b"pb", b"px") and v is not None]
+    assert len(run.task.pending) == 0
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,13 @@
 """quality as a real process on a real broker: the gate blocks and unblocks (on the gates
-topic and at GET /gate/<name>), a silent source is alerted, bad input is dead-lettered."""
+topic and at GET /gate/<name>, which webhooks may POST to), a silent source is alerted, bad
+input is dead-lettered."""
 
 from __future__ import annotations
 
+import json
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -11,7 +15,6 @@ from confluent_kafka import Producer
 
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import http_json, scrape
-from watchkeeper.local_kafka import free_port
 from watchkeeper.sdk import Emitter
 
 from .helpers import consume, wait_for
@@ -40,17 +43,15 @@ contracts:
 def start_quality(start_service, prefix: str, tmp_path: Path):
     path = tmp_path / "quality.yaml"
     path.write_text(CONTRACT)
-    port = free_port()
     service = start_service(
         "services.quality",
         prefix,
         WK_QUALITY_CONTRACTS=str(path),
         WK_QUALITY_GRACE_S="0.5",
         WK_QUALITY_IDLE_S="600",  # windows close by event time only
-        WK_QUALITY_GATE_PORT=str(port),
         WK_INSTANCE_ID="it-quality",
     )
-    return service, f"http://127.0.0.1:{port}"
+    return service, service.url  # the gate is a route of the one HTTP server
 
 
 def decoded(kafka_settings, topic: str, schema: str, count: int, timeout: float = 5) -> list:
@@ -58,6 +59,17 @@ def decoded(kafka_settings, topic: str, schema: str, count: int, timeout: float 
         CODEC.decode_as(schema, m.value())
         for m in consume(kafka_settings, topic, count, timeout=timeout)
     ]
+
+
+def post_json(url: str, body: dict) -> tuple[int, dict]:
+    request = urllib.request.Request(
+        url, json.dumps(body).encode(), {"Content-Type": "application/json"}, method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read() or b"{}")
 
 
 def send_window(emitter: Emitter, start: int, with_amount: bool, n: int = 10) -> None:
@@ -180,4 +192,33 @@ def test_a_source_that_goes_silent_raises_a_freshness_alert(
         ("FIRING", "flaky"),
         ("RESOLVED", "flaky"),
     ]
+    emitter.close(10)
+
+
+def test_a_webhook_posting_to_the_gate_gets_the_answer_a_get_gets(
+    kafka_settings, prefix, start_service, tmp_path
+) -> None:
+    _, base = start_quality(start_service, prefix, tmp_path)
+    url = base + "/gate/fraud-training"
+    # What Flagger sends to a pre-rollout or confirm-promotion webhook.
+    hook = {"name": "fraud", "namespace": "ml", "phase": "Progressing", "metadata": {}}
+    unknown = {
+        "gate": "fraud-training",
+        "state": "unknown",
+        "reason": "no verdict for this gate yet",
+    }
+    assert post_json(url, hook) == http_json(url) == (404, unknown)
+    now = int(time.time() * 1000)
+    w0 = now - now % WINDOW_MS - 10 * WINDOW_MS
+    emitter = Emitter(kafka_settings, prefix=prefix, client_id="it-quality-hook")
+    send_window(emitter, w0, with_amount=True)
+    send_window(emitter, w0 + WINDOW_MS, with_amount=False)  # closes w0: unblocked
+    wait_for(lambda: http_json(url)[0] == 200, what="a verdict")
+    assert post_json(url, hook) == http_json(url)
+    send_window(emitter, w0 + 2 * WINDOW_MS, with_amount=True)  # closes w1: blocked
+    wait_for(lambda: http_json(url)[0] == 423, what="the gate to block")
+    status, body = post_json(url, hook)
+    assert (status, body) == http_json(url)
+    assert status == 423 and body["state"] == "blocked"  # non-2xx: Flagger does not go on
+    assert post_json(url, {}) == (status, body)  # the body is not what names the gate
     emitter.close(10)

@@ -10,9 +10,10 @@ import pytest
 from services.quality.config import QualityConfig
 from services.quality.contract import load_text, parse
 from services.quality.dedup import RecentIds
-from services.quality.gateview import answer
+from services.quality.gateroutes import answer, routes
 from services.quality.task import QualityTask
 from watchkeeper.codec import Codec
+from watchkeeper.kit import Request
 from watchkeeper.settings import ServiceSettings
 
 CODEC = Codec()
@@ -260,6 +261,7 @@ def test_silence_counts_from_the_restart_not_from_before_it(clock) -> None:
     restarted = Recorder(make_task(clock), clock)
     for key, value in run.changelog:
         restarted.task.restore(key, value)
+    restarted.task.restored()
     restarted.tick()
     assert restarted.alerts("DataSilent") == []
     restarted.tick(clock.ms + 300_000)
@@ -279,6 +281,7 @@ def test_restored_task_continues_exactly_like_the_uninterrupted_one(clock) -> No
     second = Recorder(make_task(clock2), clock2)
     for key, value in first.changelog:
         second.task.restore(key, value)
+    second.task.restored()
     scenario(second, 4, 9)
     assert first.gates() + second.gates() == whole.gates()
     assert first.alerts() + second.alerts() == whole.alerts()
@@ -294,6 +297,7 @@ def test_an_id_seen_before_a_restart_is_a_duplicate_after_it(clock) -> None:
     second = Recorder(make_task(clock), clock)
     for key, value in first.changelog:
         second.task.restore(key, value)
+    second.task.restored()
     second.events([prediction(T0 + 100, event_id="dup-1")])
     assert second.task.models["fraud"].windows[T0].duplicates == 1
 
@@ -305,6 +309,7 @@ def test_a_restored_task_does_not_take_its_backlog_for_late_events(clock) -> Non
     second = Recorder(make_task(clock), clock)
     for key, value in first.changelog:
         second.task.restore(key, value)
+    second.task.restored()
     second.tick()  # the first fetch came back empty: no idle advance yet
     assert second.task.stream_ms < T0 + 10_000
     second.task.process("predictions", prediction(T0 + 10_000))
@@ -376,3 +381,16 @@ def test_gate_answers_for_pipelines() -> None:
     assert answer(view, "/gate/fraud%2Dtraining")[0] == 423  # URL-encoded names
     assert answer(view, "/gates")[1]["recsys"]["state"] == "unblocked"
     assert answer(FakeView({}, ready=False), "/gate/recsys")[0] == 503
+
+
+def test_the_gate_routes_answer_post_as_get() -> None:
+    view = FakeView({"fraud-training": CODEC.registry.examples("GateState")["blocked"]})
+    gate, listing = routes(view)
+    path = "/gate/fraud-training"
+    hook = b'{"name": "fraud", "namespace": "ml", "phase": "Progressing", "metadata": {}}'
+    got = gate.handle(Request("GET", path, rest="fraud-training"))
+    posted = gate.handle(Request("POST", path, body=hook, rest="fraud-training"))
+    assert (posted.status, posted.body) == (got.status, got.body) == answer(view, path)
+    assert got.status == 423
+    assert gate.handle(Request("GET", "/gate/", rest="")).status == 404
+    assert listing.matches("GET", "/gates") and not listing.matches("POST", "/gates")

@@ -1,5 +1,7 @@
 import sys
 
-from .app import main
+from watchkeeper.runtime.entry import main
 
-sys.exit(main())
+from .spec import SPEC
+
+sys.exit(main(SPEC))

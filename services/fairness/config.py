@@ -21,6 +21,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from watchkeeper._paths import REPO_ROOT
+from watchkeeper.kit import permodel
 from watchkeeper.settings import ConfigError, ServiceSettings, env_float, env_int, env_str
 from watchkeeper.yamlconf import ConfigFileError, Mapping, load_file, load_text, parse_duration
 
@@ -187,18 +188,5 @@ class FairnessConfig:
         return self._with(load_text(text, source), source)
 
     def _with(self, doc: Any, source: str) -> FairnessConfig:
-        if not isinstance(doc, Mapping):
-            raise ConfigFileError(source, None, "the file must be a mapping (defaults, models)")
-        unknown = sorted(set(doc) - {"defaults", "models"})
-        if unknown:
-            raise doc.error(unknown[0], f"unknown key {unknown[0]!r} (expected defaults, models)")
-        defaults = _settings(doc.get("defaults") or Mapping(), self.defaults)
-        models = {}
-        given = doc.get("models") or Mapping()
-        if not isinstance(given, Mapping):
-            raise doc.error("models", "models must map model names to settings")
-        for model, overrides in given.items():
-            if not isinstance(overrides, Mapping):
-                raise given.error(model, f"settings of model {model} must be a mapping")
-            models[str(model)] = _settings(overrides, defaults)
-        return replace(self, defaults=defaults, models=models)
+        found = permodel.load(doc, source, _settings, self.defaults)
+        return replace(self, defaults=found.defaults, models=found.models)

@@ -11,7 +11,8 @@ prediction counts in the window of its event time, a label in the window of the
 feedback's event time (when the truth became known), so a window's true/false positive
 rates describe the labels that arrived in it. An event whose window has closed is counted
 in the current one (``late``). Labels meet their predictions through
-``watchkeeper.join.PendingPredictions``, the store drift uses too.
+``watchkeeper.join.PendingPredictions``, kept in the changelog by ``join.PendingLog``, as
+drift does.
 
 Changelog records:
 
@@ -20,7 +21,9 @@ key                        value
 ========================== ===========================================================
 ``t``                      the partition's stream time (JSON)
 ``s\\0<series>``            open windows, known groups, alert states of a model version
-``p\\0<event id>``          a prediction awaiting its label: time, decision, groups
+``pb\\0<id>``               predictions that began awaiting their label in one commit:
+                           time, decision, groups (``join.PendingLog``)
+``px\\0<id>``               ids of predictions that left (labelled, expired, evicted)
 ========================== ===========================================================
 """
 
@@ -31,10 +34,18 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.join import PendingPredictions
-from watchkeeper.kit import Output, key_text
+from watchkeeper.join import PendingLog, PendingPredictions
+from watchkeeper.kit import (
+    AlertEmitter,
+    Hysteresis,
+    Output,
+    StreamClock,
+    close_due,
+    key_text,
+    prometheus_count,
+)
+from watchkeeper.kit.streamtime import CHANGELOG_KEY
 
 from . import metrics, report
 from .config import ALERTS, FairnessConfig, FairnessSettings
@@ -98,12 +109,12 @@ class SeriesState:
         self.settings = settings
         self.windows: dict[int, Window] = {}
         self.groups: dict[str, set[str]] = {}  # known groups per attribute, for the cap
-        self.alerts: dict[str, list[Any]] = {}  # "<attr>\x1f<measure>" -> [streak, firing, since]
+        self.alerts: dict[str, Hysteresis] = {}  # "<attr>\x1f<measure>" -> its state
         # The window most events go to, so the hot path skips the general lookup.
         self.open_start: int | None = None
         self.open_window: Window | None = None
         # Per combination of groups: what a held prediction stores (built once, reused).
-        self.held: dict[tuple[str | None, ...], tuple[tuple[Any, ...], tuple[bytes, ...]]] = {}
+        self.held: dict[tuple[str | None, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
 
     def admit(self, attribute: str, group: str) -> str:
         """The group's name in the tables: itself, or _other beyond max_groups."""
@@ -119,13 +130,13 @@ class SeriesState:
         return {
             "windows": {str(s): w.to_dict() for s, w in self.windows.items()},
             "groups": {a: sorted(g) for a, g in self.groups.items()},
-            "alerts": self.alerts,
+            "alerts": {name: state.to_list() for name, state in self.alerts.items()},
         }
 
     def load(self, data: dict[str, Any]) -> None:
         self.windows = {int(s): Window.from_dict(w) for s, w in data["windows"].items()}
         self.groups = {a: set(g) for a, g in data["groups"].items()}
-        self.alerts = data["alerts"]
+        self.alerts = {name: Hysteresis.from_list(s) for name, s in data["alerts"].items()}
 
 
 class FairnessTask:
@@ -142,12 +153,10 @@ class FairnessTask:
         self.clock = clock
         self.series: dict[SeriesKey, SeriesState] = {}
         self.pending = PendingPredictions(config.max_pending, config.label_horizon_ms)
-        self.stream_ms = 0
-        # Idleness counts from the start: a restored task whose first fetch is slow must not
-        # take its backlog for late events.
-        self.last_event_wall_ms = int(clock() * 1000)
-        self._now_ms = self.last_event_wall_ms  # refreshed by ticks, and when an event is ahead
-        self._busy = False  # events since the last tick
+        self.pending_log = PendingLog()
+        self._now_ms = int(clock() * 1000)  # refreshed by ticks, and when an event is ahead
+        self.stream = StreamClock(config.idle_ms, self._now_ms)
+        self.alerts = AlertEmitter("fairness", self.codec.encode, prometheus_count(metrics.ALERTS))
         self._settings: dict[str, FairnessSettings | None] = {}  # None: not monitored
         self._parsed: dict[str, tuple[SeriesKey, list[tuple[str, str]]]] = {}
         self._events = dict.fromkeys(
@@ -157,39 +166,38 @@ class FairnessTask:
         self._outputs: list[Output] = []
         self._changes: dict[bytes, bytes | None] = {}
         self._dirty: set[SeriesKey] = set()
-        self._restoring: dict[SeriesKey, dict[str, Any]] | None = None
+        self._restoring: dict[SeriesKey, dict[str, Any]] = {}
+
+    @property
+    def stream_ms(self) -> int:
+        return self.stream.stream_ms
 
     # -- restore ------------------------------------------------------------------------
 
     def restore(self, key: bytes, value: bytes | None) -> None:
-        if self._restoring is None:
-            self._restoring = {}
         kind, _, rest = key.partition(b"\x00")
-        if kind == b"t":
-            self.stream_ms = json.loads(value)["stream_ms"] if value else 0
+        if key == CHANGELOG_KEY:
+            self.stream.load(value)
         elif kind == b"s":
             series_key = tuple(json.loads(rest))
             if value is None:
                 self._restoring.pop(series_key, None)  # type: ignore[arg-type]
             else:
                 self._restoring[series_key] = json.loads(value)  # type: ignore[index]
-        elif kind == b"p":
-            event_id = rest.decode()
-            if value is None:
-                self.pending.drop(event_id)
-                return
-            event_ms, decision, text = value.decode().split("\x1f", 2)
-            self.pending.restore(event_id, (text, decision == "1"), int(event_ms))
+        elif kind in (b"pb", b"px"):
+            self.pending_log.restore(key, value)
 
     def restored(self) -> None:
-        if self._restoring is not None:
-            self._finish_restore()
-
-    def _finish_restore(self) -> None:
-        restoring, self._restoring = self._restoring, None
-        for key, data in (restoring or {}).items():
+        restoring, self._restoring = self._restoring, {}
+        for key, data in restoring.items():
             series = self.series[key] = SeriesState(key, self._settings_of(key[0]))
             series.load(data)
+        # Predictions of the same groups and decision share one item, as before the restart.
+        items: dict[tuple[str, bool], tuple[str, bool]] = {}
+        for event_id, entry in self.pending_log.finish():
+            event_ms, decision, text = entry.split("\x1f", 2)
+            item = (text, decision == "1")
+            self.pending.restore(event_id, items.setdefault(item, item), int(event_ms))
 
     # -- events -------------------------------------------------------------------------
 
@@ -226,13 +234,14 @@ class FairnessTask:
     def _window(self, series: SeriesState, event_ms: int) -> Window:
         self._refuse_future(event_ms)
         size = series.settings.window_ms
-        stream = self.stream_ms
+        clock = self.stream
+        stream = clock.stream_ms
         start = event_ms - event_ms % size
         late = start + size + self.config.grace_ms <= stream
         if start == series.open_start and not late:
             window = series.open_window
             if event_ms > stream:
-                self.stream_ms = event_ms
+                clock.stream_ms = event_ms
             return window  # type: ignore[return-value]
         if late:
             start = stream - stream % size
@@ -245,17 +254,15 @@ class FairnessTask:
         else:
             series.open_start, series.open_window = start, window
             if event_ms > stream:
-                self.stream_ms = event_ms
+                clock.stream_ms = event_ms
         return window
 
     def process(self, topic: str, record: dict[str, Any]) -> None:
-        if self._restoring is not None:
-            self._finish_restore()
         if topic == "predictions":
             self._prediction(record)
         else:
             self._feedback(record)
-        self._busy = True
+        self.stream.busy = True
 
     def _decision(self, settings: FairnessSettings, record: dict[str, Any]) -> bool | None:
         if settings.favorable:
@@ -322,12 +329,14 @@ class FairnessTask:
         if settings.join_labels:
             items, suffixes = held
             event_id = record["event_id"]
+            log = self.pending_log
             for gone in self.pending.add(event_id, items[decision], event_ms):
-                self._changes[b"p\x00" + gone.encode()] = None
-            self._changes[b"p\x00" + event_id.encode()] = b"%d" % event_ms + suffixes[decision]
+                log.removed(gone)
+            log.added(event_id, f"{event_ms}{suffixes[decision]}")
 
     def _held(self, series: SeriesState, groups: tuple[str | None, ...]) -> Any:
-        """What a prediction of these groups leaves in the pending store and the changelog."""
+        """What a prediction of these groups leaves in the pending store, and the end of its
+        entry in the pending log (after the event time)."""
         named = [
             [a, g] for a, g in zip(series.settings.protected, groups, strict=True) if g is not None
         ]
@@ -335,7 +344,7 @@ class FairnessTask:
             return _NOTHING_HELD
         text = json.dumps([series.key, named], separators=(",", ":"))
         items = ((text, False), (text, True))  # indexed by the decision
-        suffixes = (b"\x1f0\x1f" + text.encode(), b"\x1f1\x1f" + text.encode())
+        suffixes = (f"\x1f0\x1f{text}", f"\x1f1\x1f{text}")
         return items, suffixes
 
     def _parse(self, text: str) -> tuple[SeriesKey, list[tuple[str, str]]]:
@@ -352,7 +361,7 @@ class FairnessTask:
         if item is None:
             self._labels["unknown"] += 1  # never seen, not monitored, expired or evicted
             return
-        self._changes[b"p\x00" + event_id.encode()] = None
+        self.pending_log.removed(event_id)
         text, decision = item
         key, groups = self._parse(text)
         settings = self._settings_of(key[0])
@@ -385,36 +394,20 @@ class FairnessTask:
     # -- time ---------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:
-        if self._restoring is not None:
-            self._finish_restore()
         self._now_ms = now_ms
-        if self._busy:
-            self.last_event_wall_ms, self._busy = now_ms, False
-        idle = self.config.idle_ms
-        if (
-            self.series
-            and now_ms - self.last_event_wall_ms >= idle
-            and now_ms - idle > self.stream_ms
-        ):
-            # An idle partition's stream time follows the wall clock, so its last windows
-            # close; only an idle one, so replaying a backlog is not mistaken for lateness.
-            self.stream_ms = now_ms - idle
-            self._changes[b"t"] = self._stream_record()
-        grace, stream = self.config.grace_ms, self.stream_ms
+        if self.series and self.stream.advance_idle(now_ms):
+            self._changes[CHANGELOG_KEY] = self.stream.record()
+        grace, stream = self.config.grace_ms, self.stream.stream_ms
         for key, series in self.series.items():
             if not series.windows:
                 continue
-            size = series.settings.window_ms
-            for start in sorted(series.windows):
-                if start + size + grace > stream:
-                    break
+            for start, window in close_due(
+                series.windows, series.settings.window_ms, grace, stream
+            ):
                 if start == series.open_start:
                     series.open_start = series.open_window = None
-                self._close(series, start, series.windows.pop(start), now_ms)
+                self._close(series, start, window, now_ms)
                 self._dirty.add(key)
-
-    def _stream_record(self) -> bytes:
-        return json.dumps({"stream_ms": self.stream_ms}).encode()
 
     # -- closed windows -----------------------------------------------------------------
 
@@ -470,19 +463,11 @@ class FairnessTask:
         name = f"{attribute}\x1f{measure}"
         state = series.alerts.get(name)
         if state is None:
-            state = series.alerts[name] = [0, False, 0]
-        if verdict:
-            state[0] += 1
-            if not state[1] and state[0] >= series.settings.for_windows:
-                state[1], state[2] = True, end
-                self._alert(series, attribute, measure, "firing", assessment, state[2], end, now_ms)
-        else:
-            state[0] = 0
-            if state[1]:
-                state[1] = False
-                self._alert(
-                    series, attribute, measure, "resolved", assessment, state[2], end, now_ms
-                )
+            state = series.alerts[name] = Hysteresis()
+        # Firing waits for ``for`` breaching windows in a row; the first fair one resolves.
+        change = state.observe(verdict, end, series.settings.for_windows, resolve_after=1)
+        if change is not None:
+            self._alert(series, attribute, measure, change, assessment, state.since_ms, end, now_ms)
 
     def _alert(
         self,
@@ -518,21 +503,19 @@ class FairnessTask:
             for g in assessment.groups
             if g.eligible and g.rate is not None
         )
-        record = alert_record(
-            fingerprint(identity),
-            status,
-            labels,
-            {"summary": summary, "selection_rates": rates},
-            found.value,
-            found.threshold,
-            starts_at_ms=since_ms,
-            now_ms=now_ms,
-            generator="fairness",
-            ends_at_ms=end_ms,
+        self._outputs.append(
+            self.alerts.emit(
+                identity,
+                status,
+                labels,
+                {"summary": summary, "selection_rates": rates},
+                found.value,
+                found.threshold,
+                starts_at_ms=since_ms,
+                now_ms=now_ms,
+                ends_at_ms=end_ms,
+            )
         )
-        fp = record["fingerprint"]
-        self._outputs.append(Output("alerts", fp.encode(), self.codec.encode("Alert", record)))
-        metrics.ALERTS.labels(alertname, status).inc()
         self._dirty.add(series.key)
 
     # -- hand-off to the engine ---------------------------------------------------------
@@ -555,8 +538,6 @@ class FairnessTask:
         return bool(self._outputs)
 
     def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
-        if self._restoring is not None:
-            self._finish_restore()
         for key in self._dirty:
             series = self.series.get(key)
             if series is not None:
@@ -564,9 +545,9 @@ class FairnessTask:
                     series.to_dict()
                 ).encode()
         if self._dirty:
-            self._changes[b"t"] = self._stream_record()
+            self._changes[CHANGELOG_KEY] = self.stream.record()
         self._dirty.clear()
         self._count()
         outputs, self._outputs = self._outputs, []
         changes, self._changes = list(self._changes.items()), {}
-        return outputs, changes
+        return outputs, changes + self.pending_log.drain()

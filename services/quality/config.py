@@ -10,7 +10,6 @@ from watchkeeper.yamlconf import parse_duration
 
 NAME = "quality"
 DEFAULT_HTTP_PORT = 8106
-DEFAULT_GATE_PORT = 8108
 DEFAULT_CONTRACTS = REPO_ROOT / "deploy" / "quality.yaml"
 
 
@@ -26,8 +25,6 @@ def _duration_ms(name: str, default: str) -> int:
 class QualityConfig:
     service: ServiceSettings
     contracts_path: str = str(DEFAULT_CONTRACTS)
-    gate_host: str = "127.0.0.1"
-    gate_port: int = DEFAULT_GATE_PORT
     grace_ms: int = 5_000
     idle_ms: int = 10_000
     max_future_ms: int = 60_000
@@ -44,8 +41,6 @@ class QualityConfig:
         config = cls(
             service=service,
             contracts_path=env_str("WK_QUALITY_CONTRACTS") or str(DEFAULT_CONTRACTS),
-            gate_host=env_str("WK_QUALITY_GATE_HOST") or service.http_host,
-            gate_port=env_int("WK_QUALITY_GATE_PORT", DEFAULT_GATE_PORT),
             grace_ms=int(env_float("WK_QUALITY_GRACE_S", 5.0) * 1000),
             idle_ms=int(env_float("WK_QUALITY_IDLE_S", 10.0) * 1000),
             max_future_ms=int(env_float("WK_QUALITY_MAX_FUTURE_S", 60.0) * 1000),

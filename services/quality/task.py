@@ -32,9 +32,9 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
-from watchkeeper.kit import Output
+from watchkeeper.kit import AlertEmitter, Output, StreamClock, close_due, prometheus_count
+from watchkeeper.kit.streamtime import CHANGELOG_KEY
 
 from . import metrics, report
 from .checks import Checker
@@ -107,25 +107,25 @@ class QualityTask:
         self.clock = clock
         self.models: dict[str, ModelState] = {}
         self.recent = RecentIds(config.max_ids, config.duplicate_window_ms)
-        self.stream_ms = 0
         self.awake_ms = int(clock() * 1000)  # silence counts from here after a restart
-        # Idleness too: a restored task whose first fetch is slow must not take its backlog
-        # for late events.
-        self.last_event_wall_ms = self.awake_ms
+        self.stream = StreamClock(config.idle_ms, self.awake_ms)
+        self.alerts = AlertEmitter("quality", self.codec.encode, prometheus_count(metrics.ALERTS))
         self._next_silence_check = 0
         self._outputs: list[Output] = []
         self._changes: dict[bytes, bytes | None] = {}
         self._dirty: set[str] = set()
-        self._restoring: dict[str, dict[str, Any]] | None = None
+        self._restoring: dict[str, dict[str, Any]] = {}
+
+    @property
+    def stream_ms(self) -> int:
+        return self.stream.stream_ms
 
     # -- restore ------------------------------------------------------------------------
 
     def restore(self, key: bytes, value: bytes | None) -> None:
-        if self._restoring is None:
-            self._restoring = {}
         kind = key[:1]
-        if kind == b"t":
-            self.stream_ms = json.loads(value)["stream_ms"] if value else 0
+        if key == CHANGELOG_KEY:
+            self.stream.load(value)
         elif kind == b"m":
             model = key[2:].decode()
             if value is None:
@@ -136,12 +136,8 @@ class QualityTask:
             self.recent.restore(key, value)
 
     def restored(self) -> None:
-        if self._restoring is not None:
-            self._finish_restore()
-
-    def _finish_restore(self) -> None:
-        restoring, self._restoring = self._restoring, None
-        for model, data in (restoring or {}).items():
+        restoring, self._restoring = self._restoring, {}
+        for model, data in restoring.items():
             state = self.models[model] = ModelState(self.contracts.for_model(model))
             state.load(data)
         self.recent.finish_restore()
@@ -157,8 +153,6 @@ class QualityTask:
         return state
 
     def process(self, topic: str, record: dict[str, Any]) -> None:
-        if self._restoring is not None:
-            self._finish_restore()
         model = record["model"]
         state = self.models.get(model) or self._add_model(model)
         if state is None:
@@ -166,7 +160,8 @@ class QualityTask:
         now_ms = int(self.clock() * 1000)
         contract = state.contract
         event_ms = record["event_time_ms"]
-        stream = self.stream_ms
+        clock = self.stream
+        stream = clock.stream_ms
         future = event_ms > now_ms + self.config.max_future_ms
         at = (stream or now_ms) if future else event_ms
         size = contract.window_ms
@@ -185,7 +180,7 @@ class QualityTask:
             counts.future += 1
             inconsistent = True
         elif event_ms > stream:
-            self.stream_ms = stream = event_ms
+            clock.stream_ms = stream = event_ms
         if self.recent.seen(record["event_id"], stream):
             counts.duplicates += 1
             inconsistent = True
@@ -213,7 +208,7 @@ class QualityTask:
                     self._heard_source(state, source, now_ms)
                 else:
                     watch.last_ms = now_ms
-        self.last_event_wall_ms = now_ms
+        clock.busy = True
         self._dirty.add(model)
 
     def _heard_source(self, state: ModelState, source: str, now_ms: int) -> None:
@@ -229,34 +224,18 @@ class QualityTask:
     # -- time ---------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:
-        if self._restoring is not None:
-            self._finish_restore()
-        idle = self.config.idle_ms
-        if (
-            self.models
-            and now_ms - self.last_event_wall_ms >= idle
-            and now_ms - idle > self.stream_ms
-        ):
-            # An idle partition's stream time follows the wall clock, so its last windows
-            # close; only an idle one, so replaying a backlog is not mistaken for lateness.
-            self.stream_ms = now_ms - idle
-            self._changes[b"t"] = self._stream_record()
-        grace, stream = self.config.grace_ms, self.stream_ms
+        if self.models and self.stream.advance_idle(now_ms):
+            self._changes[CHANGELOG_KEY] = self.stream.record()
+        grace, stream = self.config.grace_ms, self.stream.stream_ms
         for model, state in self.models.items():
             if not state.windows:
                 continue
-            size = state.contract.window_ms
-            for start in sorted(state.windows):
-                if start + size + grace > stream:
-                    break
-                self._close(state, start, state.windows.pop(start), now_ms)
+            for start, counts in close_due(state.windows, state.contract.window_ms, grace, stream):
+                self._close(state, start, counts, now_ms)
                 self._dirty.add(model)
         if now_ms >= self._next_silence_check:
             self._next_silence_check = now_ms + self.config.silence_check_ms
             self._check_silence(now_ms)
-
-    def _stream_record(self) -> bytes:
-        return json.dumps({"stream_ms": self.stream_ms}).encode()
 
     # -- closed windows -----------------------------------------------------------------
 
@@ -268,7 +247,7 @@ class QualityTask:
         state.details.update(report.details(contract, counts))
         blocked_before = state.gate.blocked
         changed = judged and state.gate.judge(
-            values, state.thresholds, contract.for_windows, contract.recover_windows
+            values, state.thresholds, contract.for_windows, contract.recover_windows, end
         )
         record = report.record(
             contract, start, counts, values, judged, state.gate, state.thresholds, now_ms
@@ -387,21 +366,19 @@ class QualityTask:
         starts_ms: int | None = None,
     ) -> None:
         identity = {k: labels[k] for k in ("alertname", "model", "gate", "source") if k in labels}
-        fp = fingerprint(identity)
-        record = alert_record(
-            fp,
-            status,
-            labels,
-            annotations,
-            value,
-            threshold,
-            starts_at_ms=starts_ms if starts_ms is not None else event_ms,
-            now_ms=now_ms,
-            generator="quality",
-            ends_at_ms=event_ms,
+        self._outputs.append(
+            self.alerts.emit(
+                identity,
+                status,
+                labels,
+                annotations,
+                value,
+                threshold,
+                starts_at_ms=starts_ms if starts_ms is not None else event_ms,
+                now_ms=now_ms,
+                ends_at_ms=event_ms,
+            )
         )
-        self._outputs.append(Output("alerts", fp.encode(), self.codec.encode("Alert", record)))
-        metrics.ALERTS.labels(labels["alertname"], status).inc()
 
     # -- silence ------------------------------------------------------------------------
 
@@ -495,14 +472,12 @@ class QualityTask:
         return bool(self._outputs)
 
     def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
-        if self._restoring is not None:
-            self._finish_restore()
         for model in self._dirty:
             state = self.models.get(model)
             if state is not None:
                 self._changes[b"m\x00" + model.encode()] = json.dumps(state.to_dict()).encode()
         if self._dirty:
-            self._changes[b"t"] = self._stream_record()
+            self._changes[CHANGELOG_KEY] = self.stream.record()
         self._dirty.clear()
         changes = list(self._changes.items()) + self.recent.changes()
         self._changes = {}
