@@ -19,9 +19,10 @@ from services import catalog
 
 ROOT = Path(__file__).resolve().parent.parent
 KAFKA_MODULES = ("confluent_kafka", "faust", "aiokafka")
-# Modules whose job is to talk to Kafka (the router runs its own loop); everything else
+# Modules whose job is to talk to Kafka (the router runs its own loop; views of compacted
+# topics that a spec builds, importing them only to run); everything else
 # in a service is domain code.
-WIRING = {"__main__", "router.app", "router.kafka_io"}
+WIRING = {"__main__", "router.app", "router.kafka_io", "quality.gateview", "drift.reference_store"}
 SHIPPED = {
     "slo": "deploy/slo-rules.yaml",
     "cost": "deploy/cost.yaml",

@@ -33,10 +33,9 @@ def restore(
     with watchdog.call("changelog reader: create", bound_s):
         reader = Consumer(config)
     try:
-        with watchdog.call("changelog: get_watermark_offsets", bound_s):
-            low, high = reader.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=timeout_s
-            )
+        low, high = _watermarks(
+            reader, TopicPartition(topic, partition), watchdog, timeout_s, bound_s
+        )
         if high <= low:
             return 0
         reader.assign([TopicPartition(topic, partition, OFFSET_BEGINNING)])
@@ -65,3 +64,38 @@ def restore(
     finally:
         with watchdog.call("changelog reader: close", bound_s):
             reader.close()
+
+
+_NOT_YET = {
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._TRANSPORT,
+}
+
+
+def _watermarks(
+    reader: Consumer, tp: TopicPartition, watchdog: Watchdog, timeout_s: float, bound_s: float
+) -> tuple[int, int]:
+    """The partition's offsets, asking again while the answer is a retriable error: a state
+    topic created a moment ago may have no leader yet (NOT_LEADER_FOR_PARTITION), and a
+    restarted broker may not lead it yet."""
+    deadline = time.monotonic() + timeout_s
+    delay = 0.1
+    while True:
+        try:
+            with watchdog.call("changelog: get_watermark_offsets", bound_s):
+                return reader.get_watermark_offsets(tp, timeout=timeout_s)
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            retriable = isinstance(error, KafkaError) and (
+                error.retriable() or error.code() in _NOT_YET
+            )
+            if not retriable or time.monotonic() + delay > deadline:
+                raise
+            log.info(
+                "changelog offsets not available yet; asking again",
+                extra={"topic": tp.topic, "partition": tp.partition, "error": str(error)},
+            )
+            time.sleep(delay)
+            delay = min(delay * 2, 2.0)
