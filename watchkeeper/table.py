@@ -13,8 +13,6 @@ import threading
 import uuid
 from collections.abc import Callable
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
-
 from .settings import KafkaSettings
 
 log = logging.getLogger(__name__)
@@ -54,6 +52,10 @@ class TopicTable:
         return None
 
     def _run(self) -> None:
+        # Here, not at the top: the stores built on a table are imported by Kafka-free
+        # domain code (and --help), which must not load the client.
+        from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
+
         consumer = Consumer(
             self.settings.confluent(
                 **{
