@@ -15,8 +15,8 @@ from pathlib import Path
 
 from services.drift.config import MonitorSettings
 from services.drift.monitor import ModelMonitor
-from services.drift.reference import build
-from services.drift.references import publish
+from services.drift.profile import build
+from services.drift.reference_cli import publish
 from watchkeeper.settings import KafkaSettings
 
 from .harness import write_results

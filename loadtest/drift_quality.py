@@ -46,7 +46,7 @@ from river.datasets import base, synth
 
 from services.drift.config import MonitorSettings
 from services.drift.monitor import PREDICTION_FEATURE, ModelMonitor
-from services.drift.reference import Reference, build
+from services.drift.profile import Reference, build
 
 from .harness import percentile, table
 

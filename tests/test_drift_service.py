@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from services.drift.references import read_all
+from services.drift.reference_store import read_all
 from watchkeeper.codec import Codec
 from watchkeeper.sdk import Emitter
 

@@ -9,8 +9,8 @@ import random
 import pytest
 
 from services.drift.config import DriftConfig, MonitorSettings
-from services.drift.reference import build
-from services.drift.references import ReferenceStore
+from services.drift.profile import build
+from services.drift.reference_store import ReferenceStore
 from services.drift.task import DriftTask
 from watchkeeper.codec import Codec
 from watchkeeper.settings import KafkaSettings, ServiceSettings
@@ -229,7 +229,8 @@ def test_pending_predictions_and_verdicts_survive_a_restore() -> None:
     second, _ = make_task(MonitorSettings(label_window=100, min_labels=50), reference=reference)
     for key, value in changes:
         second.restore(key, value)
-    # The pending store is rebuilt (lazily, before the first event) from the packed log.
+    # The pending store is rebuilt from the packed log once the changelog was read.
+    second.restored()
     second.process(
         "feedback",
         {
@@ -246,6 +247,7 @@ def test_pending_predictions_and_verdicts_survive_a_restore() -> None:
     third, _ = make_task(MonitorSettings(label_window=100, min_labels=50), reference=reference)
     for key, value in changes + second.drain()[1]:
         third.restore(key, value)
+    third.restored()
     third.drain()
     assert len(third.pending) == 299 and "e7" not in third.pending
 

@@ -1,5 +1,13 @@
 import sys
 
-from .app import main
+from watchkeeper.runtime.entry import main
 
-sys.exit(main(sys.argv[1:]))
+if sys.argv[1:2] == ["reference"]:
+    # A one-shot command beside the service: set or list references (reference_cli).
+    from .reference_cli import main as reference
+
+    sys.exit(reference(sys.argv[2:]))
+
+from .spec import SPEC
+
+sys.exit(main(SPEC))

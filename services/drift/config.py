@@ -1,29 +1,12 @@
 """drift settings: the environment (``WK_DRIFT_*``) and an optional YAML file
 (``WK_DRIFT_CONFIG``) with defaults and per-model overrides.
 
+``deploy/drift.yaml`` lists every setting with its default, and a model's overrides:
+
 ```yaml
 defaults:
   window: 1000            # events in the sliding window the distribution tests look at
-  step: 500               # evaluate every this many events (and when a detector fires)
-  min_samples: 500        # no verdict on fewer
-  psi_warn: 0.1
-  psi_alert: 0.2
-  distance: 0.1           # Jensen-Shannon distance (binned numeric, or categories)
-  p_value: 1.0e-6         # ... and only when the chi-square test says it is not chance
-  new_category_share: 0.05
-  dataset_share: 0.5      # dataset drift: at least this share of features drifted
   detector: adwin         # on every numeric feature: adwin | page_hinkley | none
-  change_z: 4.0           # ... whose change counts once its new side's mean is this many
-                          #     standard errors from the reference mean
-  reference_events: 5000  # with no reference file, the first N events become it
-  segment_by: []          # also monitor per value of these segment labels
-  positive_label: null    # for precision / recall / F1
-  label_window: 500       # labelled events in the performance window
-  min_labels: 200
-  accuracy_drop: 0.05     # classification: alert when accuracy falls this much
-  error_rise: 0.2         # regression: alert when MAE rises by this share
-  concept_detector: adwin # on the 0/1 error of each labelled prediction: adwin | ddm | hddm_a
-  retrain_cooldown: 1h    # one retrain request per model per cooldown
 models:
   fraud:
     positive_label: fraud
@@ -36,8 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from watchkeeper.settings import ServiceSettings, env_int, env_str
-from watchkeeper.yamlconf import ConfigFileError, Mapping, load_file, parse_duration
+from watchkeeper.kit import permodel
+from watchkeeper.kit.permodel import PerModel
+from watchkeeper.settings import ConfigError, ServiceSettings, env_int, env_str
+from watchkeeper.yamlconf import Mapping, load_file, parse_duration
 
 NAME = "drift"
 DEFAULT_HTTP_PORT = 8104
@@ -154,7 +139,7 @@ class DriftConfig:
         try:
             horizon_ms = int(parse_duration(horizon) * 1000)
         except ValueError as exc:
-            raise ConfigFileError("WK_DRIFT_LABEL_HORIZON", None, str(exc)) from None
+            raise ConfigError(f"WK_DRIFT_LABEL_HORIZON: {exc}") from None
         config = cls(
             service=service,
             label_horizon_ms=horizon_ms,
@@ -165,16 +150,12 @@ class DriftConfig:
         return config.with_file(path) if path else config
 
     def with_file(self, path: str) -> DriftConfig:
-        doc = load_file(path)
-        if not isinstance(doc, Mapping):
-            raise ConfigFileError(path, None, "the file must be a mapping (defaults, models)")
-        unknown = sorted(set(doc) - {"defaults", "models"})
-        if unknown:
-            raise doc.error(unknown[0], f"unknown key {unknown[0]!r} (expected defaults, models)")
-        defaults = _settings(doc.get("defaults") or Mapping(), self.defaults)
-        models = {}
-        for model, overrides in (doc.get("models") or {}).items():
-            if not isinstance(overrides, Mapping):
-                raise doc["models"].error(model, f"settings of model {model} must be a mapping")
-            models[model] = _settings(overrides, defaults)
-        return replace(self, defaults=defaults, models=models)
+        found = load_settings(path, self.defaults)
+        return replace(self, defaults=found.defaults, models=found.models)
+
+
+def load_settings(
+    path: str, base: MonitorSettings = MonitorSettings()
+) -> PerModel[MonitorSettings]:
+    """The defaults and per-model settings of a drift file (ConfigFileError: file:line)."""
+    return permodel.load(load_file(path), path, _settings, base)

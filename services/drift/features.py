@@ -13,7 +13,7 @@ import numpy as np
 
 from .config import MonitorSettings
 from .detectors import Stream, numeric_detector
-from .reference import CategoricalProfile, NumericProfile
+from .profile import CategoricalProfile, NumericProfile
 from .statistics import (
     EPSILON,
     QUANTILE_GRID,

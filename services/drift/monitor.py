@@ -3,7 +3,7 @@ the reference, performance against the labels, and which alerts are firing.
 
 >>> import random
 >>> from services.drift.config import MonitorSettings
->>> from services.drift.reference import build
+>>> from services.drift.profile import build
 >>> rng = random.Random(7)
 >>> rows = [{"amount": rng.gauss(100, 10), "channel": rng.choice("ab")} for _ in range(5000)]
 >>> reference = build("fraud", "3", rows, "doctest")
@@ -35,7 +35,7 @@ from .features import (
     for_profile,
 )
 from .performance import Finding, PerformanceTracker
-from .reference import CategoricalProfile, NumericProfile, Reference, build
+from .profile import CategoricalProfile, NumericProfile, Reference, build
 
 MonitorKey = tuple[str, str, str | None]  # model, version, segment ("country=FR") or None
 PREDICTION_FEATURE = "__prediction__"

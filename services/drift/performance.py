@@ -20,7 +20,7 @@ from typing import Any
 
 from .config import MonitorSettings
 from .detectors import error_detector
-from .reference import Performance, classification_performance, regression_performance
+from .profile import Performance, classification_performance, regression_performance
 
 
 class Finding:

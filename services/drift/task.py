@@ -23,18 +23,17 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from watchkeeper.alerts import alert_record, fingerprint
 from watchkeeper.codec import Codec
 from watchkeeper.join import PendingLog, PendingPredictions
-from watchkeeper.kit import Output, key_text
+from watchkeeper.kit import AlertEmitter, Output, key_text, prometheus_count
 
 from . import metrics
 from .config import DriftConfig
 from .monitor import Evaluation, ModelMonitor, MonitorKey
 from .performance import Finding
-from .reference import Reference
-from .references import TOPIC as REFERENCES_TOPIC
-from .references import ReferenceStore, key_of
+from .profile import Reference
+from .reference_store import TOPIC as REFERENCES_TOPIC
+from .reference_store import ReferenceStore, key_of
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +70,7 @@ class DriftTask:
         self.monitors: dict[MonitorKey, ModelMonitor] = {}
         self.pending = PendingPredictions(config.max_pending, config.label_horizon_ms)
         self.caps = metrics.SeriesCap(config.max_metric_series)
+        self.alerts = AlertEmitter("drift", self.codec.encode, prometheus_count(metrics.ALERTS))
         self._outputs: list[Output] = []
         # Alerts and retrain requests leave at the next commit; drift reports and references
         # ride with the interval commit (a commit per report would cost more than the work).
@@ -135,18 +135,13 @@ class DriftTask:
     # -- events -------------------------------------------------------------------------
 
     def restored(self) -> None:
-        if self.pending_log.restoring:
-            self._finish_restore()
-
-    def _finish_restore(self) -> None:
+        """The packed pending log is unpacked once, after the whole changelog was read."""
         for event_id, line in self.pending_log.finish():
             event_ms, encoded, text = line.split("\x1f", 2)
             self._remember(text)
             self.pending.restore(event_id, (text, encoded), int(event_ms))
 
     def process(self, topic: str, record: dict[str, Any]) -> None:
-        if self.pending_log.restoring:
-            self._finish_restore()
         if topic == "predictions":
             self._prediction(record)
         else:
@@ -312,11 +307,7 @@ class DriftTask:
             identity["feature"] = finding.feature
         if segment:
             identity["segment"] = segment
-        labels = {
-            **identity,
-            "statistic": finding.statistic,
-            "severity": SEVERITY[finding.alertname],
-        }
+        labels = {"statistic": finding.statistic, "severity": SEVERITY[finding.alertname]}
         print_value = "n/a" if finding.value is None else f"{finding.value:.3g}"
         what = finding.feature if finding.alertname == "FeatureDrift" else finding.alertname
         where = f"{model} {version}" + (f" ({segment})" if segment else "")
@@ -325,25 +316,22 @@ class DriftTask:
             + (f" (threshold {finding.threshold:.3g})" if finding.threshold is not None else ""),
             "reference": monitor.reference.source if monitor.reference else "",
         }
-        # The fingerprint leaves out the statistic: one alert per feature, whichever test
-        # noticed first.
-        fp = fingerprint(identity)
-        now_ms = int(self.clock() * 1000)
-        record = alert_record(
-            fp,
-            finding.status,
-            labels,
-            annotations,
-            finding.value,
-            finding.threshold,
-            starts_at_ms=event_ms,
-            now_ms=now_ms,
-            generator="drift",
-            ends_at_ms=event_ms,
+        # The identity (the fingerprint) leaves out the statistic: one alert per feature,
+        # whichever test noticed first.
+        self._outputs.append(
+            self.alerts.emit(
+                identity,
+                finding.status,
+                labels,
+                annotations,
+                finding.value,
+                finding.threshold,
+                starts_at_ms=event_ms,
+                now_ms=int(self.clock() * 1000),
+                ends_at_ms=event_ms,
+            )
         )
-        self._outputs.append(Output("alerts", fp.encode(), self.codec.encode("Alert", record)))
         self._urgent = True
-        metrics.ALERTS.labels(finding.alertname, finding.status).inc()
         self._dirty.add(monitor.key)
         if finding.status == "firing":
             self._retrain(monitor, finding, event_ms)
@@ -406,8 +394,6 @@ class DriftTask:
                     monitor.state()
                 ).encode()
         self._dirty.clear()
-        if self.pending_log.restoring:
-            self._finish_restore()
         self._changes.update(self.pending_log.drain())
         self._count_pending()
         outputs, self._outputs = self._outputs, []

@@ -1,25 +1,21 @@
 """Where references live: the compacted ``drift-references`` topic, one record per model
 version, read whole by every drift worker and followed while it runs.
 
-Setting one is an explicit act (``python -m services.drift reference ...``); replacing one
-needs ``--replace`` and is logged, because every verdict after it is measured against it.
+Setting one is an explicit act (``python -m services.drift reference ...``, in
+``reference_cli``); replacing one needs ``--replace`` and is logged, because every verdict
+after it is measured against it. The store runs beside the tasks (``kit.Beside``): loaded
+to the end of the topic before the first task exists.
 """
 
 from __future__ import annotations
 
-import csv
 import logging
 import threading
-from collections.abc import Iterator
-from pathlib import Path
-from typing import Any
-
-from confluent_kafka import Producer
 
 from watchkeeper.runtime import compacted
 from watchkeeper.settings import KafkaSettings
 
-from .reference import Reference
+from .profile import Reference
 
 log = logging.getLogger(__name__)
 TOPIC = "drift-references"
@@ -55,12 +51,17 @@ class ReferenceStore:
     def __len__(self) -> int:
         return len(self._references)
 
+    def problem(self) -> str | None:
+        """For /healthz: None once the topic was read to its end and is being followed."""
+        return self._table.problem()
+
     def start(self, timeout: float = 60.0) -> ReferenceStore:
         """Read the topic to its end before returning, then follow it in the background."""
         if not self._table.start(timeout):
             raise TimeoutError(
                 self._table.error or f"could not read {self.topic} to its end in {timeout:.0f} s"
             )
+        log.info("references loaded", extra={"references": len(self)})
         return self
 
     def stop(self) -> None:
@@ -98,41 +99,3 @@ def read_all(
     for record in compacted.read(settings, topic, timeout):
         store._apply(record.key, record.value)
     return dict(store._references)
-
-
-def publish(settings: KafkaSettings, topic: str, reference: Reference) -> None:
-    producer = Producer(settings.confluent(**{"enable.idempotence": True, "acks": "all"}))
-    producer.produce(topic, reference.to_json(), key_of(reference.model, reference.version))
-    if producer.flush(30) != 0:
-        raise RuntimeError(f"the reference could not be written to {topic}")
-
-
-# -- reading training data ------------------------------------------------------------
-
-
-def _cell(text: str) -> Any:
-    """CSV cells are text: numbers become numbers, empty cells are missing."""
-    if text == "":
-        return None
-    try:
-        return float(text)
-    except ValueError:
-        return text
-
-
-def rows_from_file(path: str | Path) -> Iterator[dict[str, Any]]:
-    """Rows of a CSV (header line first) or a Parquet file, as dicts."""
-    path = Path(path)
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        with path.open(newline="", encoding="utf-8") as handle:
-            for row in csv.DictReader(handle):
-                yield {k: _cell(v) for k, v in row.items()}
-    elif suffix in (".parquet", ".pq"):
-        import pyarrow.parquet as pq
-
-        table = pq.read_table(path)
-        for batch in table.to_batches(max_chunksize=10_000):
-            yield from batch.to_pylist()
-    else:
-        raise ValueError(f"{path}: reference data must be .csv or .parquet, not {suffix!r}")
