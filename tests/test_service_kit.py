@@ -22,7 +22,14 @@ KAFKA_MODULES = ("confluent_kafka", "faust", "aiokafka")
 # Modules whose job is to talk to Kafka (the router runs its own loop; views of compacted
 # topics that a spec builds, importing them only to run); everything else
 # in a service is domain code.
-WIRING = {"__main__", "router.app", "router.kafka_io", "quality.gateview", "drift.reference_store"}
+WIRING = {
+    "__main__",
+    "router.app",
+    "router.kafka_io",
+    "quality.gateview",
+    "drift.reference_store",
+    "drift.reference_cli",
+}
 SHIPPED = {
     "slo": "deploy/slo-rules.yaml",
     "cost": "deploy/cost.yaml",

@@ -36,6 +36,15 @@ TOP_CATEGORIES = 50
 OTHER = "__other__"
 FORMAT = 1
 
+# The compacted topic references live on (``reference_store``), and the key of each.
+TOPIC = "drift-references"
+
+
+def key_of(model: str, version: str, segment: str | None = None) -> bytes:
+    """``model NUL version`` (``NUL segment`` for a segment's production baseline)."""
+    key = f"{model}\x00{version}"
+    return (key + f"\x00{segment}" if segment else key).encode()
+
 
 @dataclass
 class NumericProfile:

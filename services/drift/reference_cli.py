@@ -20,8 +20,8 @@ from typing import Any
 from watchkeeper.runtime import logs
 from watchkeeper.settings import KafkaSettings, topic_prefix
 
-from .profile import Reference, build
-from .reference_store import TOPIC, key_of, read_all
+from .profile import TOPIC, Reference, build, key_of
+from .reference_store import read_all
 
 PROG = "python -m services.drift reference"
 log = logging.getLogger("services.drift")

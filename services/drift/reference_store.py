@@ -18,13 +18,6 @@ from watchkeeper.settings import KafkaSettings
 from .profile import Reference
 
 log = logging.getLogger(__name__)
-TOPIC = "drift-references"
-
-
-def key_of(model: str, version: str, segment: str | None = None) -> bytes:
-    """``model NUL version`` (``NUL segment`` for a segment's production baseline)."""
-    key = f"{model}\x00{version}"
-    return (key + f"\x00{segment}" if segment else key).encode()
 
 
 class ReferenceStore:

@@ -12,7 +12,8 @@ from .config import NAME, DriftConfig, load_settings
 def build(config: DriftConfig, codec) -> Parts:
     # Here, not at the top: the statistics bring scipy and river (seconds of imports)
     # that --help and --check-config do not need.
-    from .reference_store import TOPIC, ReferenceStore
+    from .profile import TOPIC
+    from .reference_store import ReferenceStore
     from .task import DriftTask
 
     # One store for every task: the engine starts it (reads the topic to its end) after

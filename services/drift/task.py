@@ -21,7 +21,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from watchkeeper.codec import Codec
 from watchkeeper.join import PendingLog, PendingPredictions
@@ -31,9 +31,11 @@ from . import metrics
 from .config import DriftConfig
 from .monitor import Evaluation, ModelMonitor, MonitorKey
 from .performance import Finding
-from .profile import Reference
-from .reference_store import TOPIC as REFERENCES_TOPIC
-from .reference_store import ReferenceStore, key_of
+from .profile import TOPIC as REFERENCES_TOPIC
+from .profile import Reference, key_of
+
+if TYPE_CHECKING:  # the store reads Kafka; the task only asks it
+    from .reference_store import ReferenceStore
 
 log = logging.getLogger(__name__)
 
