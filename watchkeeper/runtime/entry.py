@@ -18,7 +18,7 @@ import sys
 from importlib import metadata
 
 from ..kit.spec import ServiceSpec, Setting
-from ..settings import ConfigError
+from ..settings import ConfigError, env_str
 from ..yamlconf import ConfigFileError
 
 EXIT_CONFIG = 2
@@ -32,6 +32,7 @@ COMMON = (
     Setting("WK_HTTP_PORT", "per service", "their port"),
     Setting("WK_INSTANCE_ID", "the host name", "stable id: transactions, static membership"),
     Setting("WK_LOG_LEVEL", "INFO", "JSON logs on stderr"),
+    Setting("WK_ENGINE", "the spec's", "batch or faust: the same tasks on the other engine"),
 )
 
 
@@ -107,12 +108,30 @@ def load_config(spec: ServiceSpec):
         return None
 
 
+def engine_of(spec: ServiceSpec) -> str:
+    """The spec's engine, or ``WK_ENGINE``: both engines run the same tasks, so a service
+    on one can be run on the other (not one that runs its own loop)."""
+    wanted = env_str("WK_ENGINE")
+    if wanted is None or wanted == spec.engine:
+        return spec.engine
+    if wanted not in ("batch", "faust"):
+        raise ConfigError(f"WK_ENGINE must be batch or faust, got {wanted!r}")
+    if spec.engine == "own":
+        raise ConfigError(f"WK_ENGINE: {spec.name} runs its own loop, not tasks an engine can run")
+    return wanted
+
+
 def run(spec: ServiceSpec) -> int:
     """Run ``spec`` until SIGTERM; return the exit code (2 for bad configuration)."""
+    try:
+        engine = engine_of(spec)
+    except ConfigError as exc:
+        print(f"{spec.name}: bad configuration: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
     config = load_config(spec)
     if config is None:
         return EXIT_CONFIG
-    if spec.engine == "own":
+    if engine == "own":
         assert spec.serve is not None
         return spec.serve(config)
     from ..codec import Codec
@@ -125,7 +144,7 @@ def run(spec: ServiceSpec) -> int:
         print(f"{spec.name}: bad configuration: {exc}", file=sys.stderr)
         return EXIT_CONFIG
     settings = spec.service_settings(config)
-    if spec.engine == "faust":
+    if engine == "faust":
         from .service import TaskService
 
         return TaskService(spec, settings, parts, codec).run()
