@@ -53,9 +53,11 @@ import asyncio
 import contextlib
 import logging
 import os
+import random
 import ssl
 import sys
 import time
+import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
@@ -98,6 +100,21 @@ def broker_credentials(settings: ServiceSettings) -> Any:
     return None
 
 
+def librdkafka_partitioner(
+    key: bytes | None, all_partitions: list[int], available: list[int]
+) -> int:
+    """librdkafka's default (``consistent_random``): CRC-32 of the key over every
+    partition, a random available one for no (or an empty) key, as librdkafka does.
+    aiokafka's default is Java's murmur2.
+
+    >>> librdkafka_partitioner(b"fraud", [2, 0, 1], [0, 1, 2])
+    1
+    """
+    if not key:
+        return random.choice(available or all_partitions)
+    return sorted(all_partitions)[zlib.crc32(key) % len(all_partitions)]
+
+
 def create_app(settings: ServiceSettings) -> faust.App:
     """A Faust app for one service, configured from ``settings``."""
     brokers = [
@@ -114,6 +131,9 @@ def create_app(settings: ServiceSettings) -> faust.App:
         autodiscover=False,
         consumer_auto_offset_reset="earliest",
         producer_acks=-1,
+        # Keyed records land where the batch engine (and the SDK) would put them: a
+        # service that changes engine keeps each key on its partition.
+        producer_partitioner=librdkafka_partitioner,
         # Replaced in Service.run() by what the cluster can hold (see topics.replication_factor).
         topic_replication_factor=1,
         topic_allow_declare=True,
