@@ -18,7 +18,7 @@ _WHERE = {
     "ServiceHTTP": ".http",
     "Service": ".service",
     "TaskService": ".service",
-    "create_app": ".service",
+    "create_app": ".faust_app",
     "dead_letter_headers": ".dlq",
     "main": ".entry",
     "run": ".entry",

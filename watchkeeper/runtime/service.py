@@ -30,8 +30,8 @@ bad bytes            dead-letter topic with headers (see ``dlq``), counted, next
 task raises          logged with the event's position, dead-lettered, next message
 an output or         the broker refused it after the producer's retries: /healthz
 changelog send fails failed, logged, exit 1 before the input offset is committed
-restore fails        (nothing read for the restore's bound, or the task rejects a
-                     record): /healthz failed, logged, exit 1
+restore fails,       (nothing read for the restore's bound, or the task rejects a
+or a tick raises     record): /healthz failed, logged, exit 1
 crash / SIGKILL      nothing committed past unfinished work: the new process restores
                      the changelog and re-reads from the last commit (duplicates
                      possible, losses not)
@@ -53,11 +53,8 @@ import asyncio
 import contextlib
 import logging
 import os
-import random
-import ssl
 import sys
 import time
-import zlib
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, NoReturn
 
@@ -72,6 +69,7 @@ from ..settings import ServiceSettings, env_int
 from . import changelog, clients, logs
 from .batch import RESTORED  # one series for both engines
 from .dlq import dead_letter_headers, error_kind
+from .faust_app import create_app
 from .faust_tasks import Partitions
 from .http import Health
 from .metrics import CONSUMED, DEAD_LETTERS, PROCESSED, REDELIVERED
@@ -82,63 +80,6 @@ log = logging.getLogger(__name__)
 
 # (partition, decoded record) -> None, or what to await before the offset may be committed
 Handler = Callable[[int, dict[str, Any]], Awaitable[None] | None]
-
-
-def broker_credentials(settings: ServiceSettings) -> Any:
-    """Faust (aiokafka) wants credential objects where librdkafka wants strings."""
-    kafka = settings.kafka
-    context = kafka.ssl_context()
-    if kafka.uses_sasl:
-        return faust.SASLCredentials(
-            username=kafka.sasl_username,
-            password=kafka.sasl_password,
-            mechanism=kafka.sasl_mechanism,
-            ssl_context=context,
-        )
-    if kafka.uses_ssl:
-        return faust.SSLCredentials(context=context or ssl.create_default_context())
-    return None
-
-
-def librdkafka_partitioner(
-    key: bytes | None, all_partitions: list[int], available: list[int]
-) -> int:
-    """librdkafka's default (``consistent_random``): CRC-32 of the key over every
-    partition, a random available one for no (or an empty) key, as librdkafka does.
-    aiokafka's default is Java's murmur2.
-
-    >>> librdkafka_partitioner(b"fraud", [2, 0, 1], [0, 1, 2])
-    1
-    """
-    if not key:
-        return random.choice(available or all_partitions)
-    return sorted(all_partitions)[zlib.crc32(key) % len(all_partitions)]
-
-
-def create_app(settings: ServiceSettings) -> faust.App:
-    """A Faust app for one service, configured from ``settings``."""
-    brokers = [
-        f"kafka://{server.strip()}" for server in settings.kafka.bootstrap_servers.split(",")
-    ]
-    return faust.App(
-        settings.group,
-        broker=brokers,
-        broker_credentials=broker_credentials(settings),
-        # Tables recover from their changelog topics; no local store to lose or back up.
-        store="memory://",
-        # Our own /metrics and /healthz run on a thread (see http.py); no Faust web server.
-        web_enabled=False,
-        autodiscover=False,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        # Keyed records land where the batch engine (and the SDK) would put them: a
-        # service that changes engine keeps each key on its partition.
-        producer_partitioner=librdkafka_partitioner,
-        # Replaced in Service.run() by what the cluster can hold (see topics.replication_factor).
-        topic_replication_factor=1,
-        topic_allow_declare=True,
-        logging_config=logs.logging_config(settings.name, settings.log_level),
-    )
 
 
 class Service:
