@@ -68,9 +68,13 @@ def config_files(models: tuple[str, ...]) -> dict[str, str]:
 
 
 def inputs(name: str) -> list[str]:
-    """The topics a service consumes, as its wiring declares them."""
-    app = importlib.import_module(f"services.{name}.app")
-    return [t if isinstance(t, str) else t[0] for t in app.INPUTS]
+    """The topics a service consumes, as its spec declares them (or, for a service not
+    declared as a spec yet, its wiring)."""
+    try:
+        return list(importlib.import_module(f"services.{name}.spec").SPEC.inputs)
+    except ModuleNotFoundError:
+        app = importlib.import_module(f"services.{name}.app")
+        return [t if isinstance(t, str) else t[0] for t in app.INPUTS]
 
 
 def service_env(name: str, config_dir: Path, instance: str) -> dict[str, str]:
