@@ -56,18 +56,6 @@ def env_float(name: str, default: float) -> float:
         raise ConfigError(f"{name} must be a number, got {value!r}") from None
 
 
-def env_bool(name: str, default: bool) -> bool:
-    value = env_str(name)
-    if value is None:
-        return default
-    lowered = value.strip().lower()
-    if lowered in ("1", "true", "yes", "on"):
-        return True
-    if lowered in ("0", "false", "no", "off"):
-        return False
-    raise ConfigError(f"{name} must be true or false, got {value!r}")
-
-
 def secret(name: str) -> str | None:
     """``$NAME``, or the contents of the file ``$NAME_FILE`` (one trailing newline dropped)."""
     value = env_str(name)

@@ -1,6 +1,7 @@
 import sys
 
-from .app import build
-from .config import CounterConfig
+from watchkeeper.runtime.entry import main
 
-sys.exit(build(CounterConfig.from_env()).run())
+from .spec import SPEC
+
+sys.exit(main(SPEC))

@@ -3,9 +3,9 @@
 ``run(spec)`` turns a :class:`~watchkeeper.kit.ServiceSpec` into a running process: the
 command line, configuration errors as exit 2, logs, /metrics and /healthz with the routes
 the service adds, topics, and the engine that feeds its tasks — ``BatchService`` (the
-confluent-kafka batch engine, exactly-once state; the prediction streams) or ``Service``
-(Faust; light streams). Names are loaded on first use, so importing the package loads
-neither engine.
+confluent-kafka batch engine, exactly-once state; the prediction streams) or
+``TaskService`` (Faust, at-least-once; light, timer-driven streams): the same tasks run
+on either. Names are loaded on first use, so importing the package loads neither engine.
 """
 
 from __future__ import annotations
@@ -17,7 +17,8 @@ _WHERE = {
     "Health": ".http",
     "ServiceHTTP": ".http",
     "Service": ".service",
-    "create_app": ".service",
+    "TaskService": ".service",
+    "create_app": ".faust_app",
     "dead_letter_headers": ".dlq",
     "main": ".entry",
     "run": ".entry",

@@ -19,7 +19,7 @@ import sys
 from importlib import metadata
 
 from ..kit.spec import ServiceSpec, Setting
-from ..settings import ConfigError
+from ..settings import ConfigError, env_str
 from ..yamlconf import ConfigFileError
 from . import logs
 
@@ -34,6 +34,7 @@ COMMON = (
     Setting("WK_HTTP_PORT", "per service", "their port"),
     Setting("WK_INSTANCE_ID", "the host name", "stable id: transactions, static membership"),
     Setting("WK_LOG_LEVEL", "INFO", "JSON logs on stderr"),
+    Setting("WK_ENGINE", "the spec's", "batch or faust: the same tasks on the other engine"),
 )
 
 
@@ -119,6 +120,19 @@ def load_config(spec: ServiceSpec):
         return config_error(spec, exc)
 
 
+def engine_of(spec: ServiceSpec) -> str:
+    """The spec's engine, or ``WK_ENGINE``: both engines run the same tasks, so a service
+    on one can be run on the other (not one that runs its own loop)."""
+    wanted = env_str("WK_ENGINE")
+    if wanted is None or wanted == spec.engine:
+        return spec.engine
+    if wanted not in ("batch", "faust"):
+        raise ConfigError(f"WK_ENGINE must be batch or faust, got {wanted!r}")
+    if spec.engine == "own":
+        raise ConfigError(f"WK_ENGINE: {spec.name} runs its own loop, not tasks an engine can run")
+    return wanted
+
+
 def run(spec: ServiceSpec) -> int:
     """Run ``spec`` until SIGTERM; return the exit code (2 for bad configuration)."""
     try:
@@ -133,10 +147,14 @@ def run(spec: ServiceSpec) -> int:
 
 
 def _run(spec: ServiceSpec) -> int:
+    try:
+        engine = engine_of(spec)
+    except ConfigError as exc:
+        return config_error(spec, exc)
     config = load_config(spec)
     if config is EXIT_CONFIG:
         return EXIT_CONFIG
-    if spec.engine == "own":
+    if engine == "own":
         assert spec.serve is not None
         return spec.serve(config)
     from ..codec import Codec
@@ -148,7 +166,7 @@ def _run(spec: ServiceSpec) -> int:
     except (ConfigFileError, ConfigError) as exc:
         return config_error(spec, exc)
     settings = spec.service_settings(config)
-    if spec.engine == "faust":
+    if engine == "faust":
         from .service import TaskService
 
         return TaskService(spec, settings, parts, codec).run()

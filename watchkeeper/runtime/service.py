@@ -1,29 +1,44 @@
-"""The Faust runtime every service runs on.
+"""The Faust engine: the same tasks as the batch engine, for light, timer-driven streams.
 
-A service builds a :class:`Service`, registers one handler per input topic, and calls
-:meth:`Service.run`. The runtime owns what must be the same everywhere:
+``TaskService(spec, settings, parts, codec)`` runs ``parts.tasks(p)`` — the
+:class:`~watchkeeper.kit.task.Task` objects the batch engine runs — on faust-streaming: a
+service changes engine by one word in its ``ServiceSpec`` (``engine="faust"``) or by
+``WK_ENGINE=faust`` at start. The engine owns what must be the same everywhere:
 
 * the Faust app, configured from the environment (cluster, security, group, prefix);
-* decoding with the codec, and the dead-letter topic for whatever does not decode,
-  validate or process — processing continues with the next message;
+* one agent per input topic, decoding with the codec as the topic's type; whatever does
+  not decode, validate or process goes to the dead-letter topic and processing continues
+  with the next message;
 * agent concurrency 1: faust-streaming can commit past an unfinished message when an
   agent's concurrency is above 1 (its issue #606), so services scale by partitions;
-* offsets are committed only after the handler returned (or the dead letter was
-  acknowledged by the broker): at-least-once;
-* topics applied at start-up, /metrics and /healthz, JSON logs, a clean stop on SIGTERM.
+* task *p* for partition *p* of every input (Faust's assignor co-partitions topics of the
+  same partition count), made on first sight and restored from ``spec.state_topic``
+  before its first event; a timer calls ``tick`` every ``WK_TICK_INTERVAL_MS`` (500);
+  after each event and tick the task is drained (``faust_tasks``);
+* an input offset is committed only after its event was processed and what the task gave
+  for it (outputs, then changelog records) or its dead letter was acknowledged by the
+  broker: at-least-once. No transactions: that, and batches, is the batch engine's job;
+* topics applied at start-up, then what runs beside the tasks; /metrics, /healthz and the
+  service's routes; JSON logs; a clean stop on SIGTERM.
 
 Failure modes:
 
 ==================== ==================================================================
-what happens         what the runtime does
+what happens         what the engine does
 ==================== ==================================================================
 bad bytes            dead-letter topic with headers (see ``dlq``), counted, next message
-handler raises       logged with the event's position, dead-lettered, next message
-crash / SIGKILL      nothing committed past unfinished work: the new process re-reads
-                     from the last commit (duplicates possible, losses not)
-rebalance            Faust commits what is done and hands partitions over; what comes
-                     back to this process again is skipped by offset (counted in
-                     ``wk_messages_redelivered_total``)
+task raises          logged with the event's position, dead-lettered, next message
+an output or         the broker refused it after the producer's retries: /healthz
+changelog send fails failed, logged, exit 1 before the input offset is committed
+restore fails,       (nothing read for the restore's bound, or the task rejects a
+or a tick raises     record): /healthz failed, logged, exit 1
+crash / SIGKILL      nothing committed past unfinished work: the new process restores
+                     the changelog and re-reads from the last commit (duplicates
+                     possible, losses not)
+rebalance            Faust commits what is done and hands partitions over; the tasks of
+                     partitions that left are dropped (restored again if they come
+                     back); what comes back to this process again is skipped by offset
+                     (counted in ``wk_messages_redelivered_total``)
 Kafka unreachable    at start-up: topic apply retries for ``WK_STARTUP_TIMEOUT_S`` then
                      exits 1; while running: aiokafka reconnects, rewinds to the last
                      commit, and the offsets already handled are skipped: exact counts
@@ -35,70 +50,41 @@ SIGTERM              /healthz says stopping, the worker commits and leaves the g
 from __future__ import annotations
 
 import asyncio
-import inspect
+import contextlib
 import logging
-import ssl
+import os
 import sys
-from collections.abc import Awaitable, Callable
-from typing import Any
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, NoReturn
 
 import faust
 
 from .. import topics as topic_registry
 from ..codec import Codec, EventError
-from ..settings import ServiceSettings
-from . import logs
+from ..kit.routes import Route
+from ..kit.spec import Parts, ServiceSpec
+from ..kit.task import Change, Output, Task
+from ..settings import ServiceSettings, env_int
+from . import changelog, clients, logs
+from .batch import RESTORED  # one series for both engines
 from .deadletter import DeadLetters, Source
+from .faust_app import create_app
+from .faust_tasks import Partitions
 from .http import Health
 from .metrics import CONSUMED, PROCESSED, REDELIVERED
 from .startup import apply_topics_with_retry, start
+from .watchdog import Watchdog, exit_for_restart
 
 log = logging.getLogger(__name__)
 
-Handler = Callable[[dict[str, Any]], Awaitable[None] | None]
-
-
-def broker_credentials(settings: ServiceSettings) -> Any:
-    """Faust (aiokafka) wants credential objects where librdkafka wants strings."""
-    kafka = settings.kafka
-    context = kafka.ssl_context()
-    if kafka.uses_sasl:
-        return faust.SASLCredentials(
-            username=kafka.sasl_username,
-            password=kafka.sasl_password,
-            mechanism=kafka.sasl_mechanism,
-            ssl_context=context,
-        )
-    if kafka.uses_ssl:
-        return faust.SSLCredentials(context=context or ssl.create_default_context())
-    return None
-
-
-def create_app(settings: ServiceSettings) -> faust.App:
-    """A Faust app for one service, configured from ``settings``."""
-    brokers = [
-        f"kafka://{server.strip()}" for server in settings.kafka.bootstrap_servers.split(",")
-    ]
-    return faust.App(
-        settings.group,
-        broker=brokers,
-        broker_credentials=broker_credentials(settings),
-        # Tables recover from their changelog topics; no local store to lose or back up.
-        store="memory://",
-        # Our own /metrics and /healthz run on a thread (see http.py); no Faust web server.
-        web_enabled=False,
-        autodiscover=False,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        # Replaced in Service.run() by what the cluster can hold (see topics.replication_factor).
-        topic_replication_factor=1,
-        topic_allow_declare=True,
-        logging_config=logs.logging_config(settings.name, settings.log_level),
-    )
+# (partition, decoded record) -> None, or what to await before the offset may be committed
+Handler = Callable[[int, dict[str, Any]], Awaitable[None] | None]
 
 
 class Service:
-    """One watchkeeper service: a Faust app plus the shared plumbing around it."""
+    """A Faust app plus the plumbing every Faust service shares; :class:`TaskService`
+    puts the tasks on it."""
 
     def __init__(self, settings: ServiceSettings, codec: Codec | None = None) -> None:
         self.settings = settings
@@ -130,12 +116,6 @@ class Service:
 
         self.app.agent(channel, name=f"{self.settings.name}.{topic}", concurrency=1)(agent)
 
-    async def produce(self, topic: str, schema: str, record: dict[str, Any], key: str) -> None:
-        """Encode and publish, waiting for the broker's acknowledgement."""
-        value = self.codec.encode(schema, record)
-        future = await self.raw_topic(topic).send(key=key.encode(), value=value)
-        await future
-
     async def _consume(self, stream: faust.StreamT, schema: str, handler: Handler) -> None:
         name = self.settings.name
         async for event in stream.events():
@@ -152,8 +132,8 @@ class Service:
                 await self.dead_letter(message, exc)
                 continue
             try:
-                result = handler(record)
-                if inspect.isawaitable(result):
+                result = handler(message.partition, record)
+                if result is not None:
                     await result
             except asyncio.CancelledError:
                 raise
@@ -202,9 +182,11 @@ class Service:
             self.settings.kafka
         )
 
-    def run(self) -> int:
+    def run(self, routes: Sequence[Route] = ()) -> int:
         """Run until SIGTERM or SIGINT; return the process exit code."""
-        http = start(self.settings, self.health, self.apply_topics, prefix=self.settings.prefix)
+        http = start(
+            self.settings, self.health, self.apply_topics, routes, prefix=self.settings.prefix
+        )
         if http is None:
             return 1
         worker = _Worker(self.app, self.health, self.settings)
@@ -215,6 +197,142 @@ class Service:
         finally:
             http.stop()
         return 0
+
+
+class TaskService(Service):
+    """Runs a spec's tasks (``parts.tasks(p)`` for input partition *p*) on Faust."""
+
+    def __init__(
+        self, spec: ServiceSpec, settings: ServiceSettings, parts: Parts, codec: Codec | None = None
+    ) -> None:
+        super().__init__(settings, codec)
+        self.spec = spec
+        self.parts = parts
+        self.beside = list(parts.beside)
+        for part in self.beside:
+            self.health.add_check(part.problem)
+        self.state_topic = settings.topic(spec.state_topic) if spec.state_topic else None
+        self.watchdog = Watchdog()
+        self._out_topics: dict[str, str] = {}
+        self.partitions = Partitions(
+            parts.tasks,
+            self._send_outputs,
+            self._send_changes if self.state_topic else None,
+            self._restore if self.state_topic else None,
+        )
+        self._inputs = {settings.topic(t) for t in spec.inputs}
+        for topic, schema in spec.input_schemas().items():
+            self.consume(topic, schema, self._handler(topic))
+        self.app.timer(env_int("WK_TICK_INTERVAL_MS", 500) / 1000.0, name=f"{settings.name}.tick")(
+            self._tick
+        )
+        self.app.on_partitions_assigned.connect(self._on_assigned)
+
+    def _handler(self, topic: str) -> Handler:
+        handle = self.partitions.handle
+
+        def handler(partition: int, record: dict[str, Any]) -> Awaitable[None] | None:
+            return handle(partition, topic, record)
+
+        return handler
+
+    async def _tick(self) -> None:
+        try:
+            await self.partitions.tick(int(time.time() * 1000))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # a task that cannot tick cannot be trusted to go on
+            self._give_up("tick", exc)
+
+    async def _on_assigned(self, sender: Any, assigned: Any, **_: Any) -> None:
+        numbers = {tp.partition for tp in assigned if tp.topic in self._inputs}
+        gone = self.partitions.keep_only(numbers)
+        log.info("partitions assigned", extra={"partitions": sorted(numbers), "dropped": gone})
+
+    # -- the broker side of Partitions --------------------------------------------------
+
+    async def _send(self, records: list[tuple[str, bytes, bytes | None, int | None]]) -> None:
+        """Produce and wait for every acknowledgement; a refusal ends the process before
+        the input offset is committed (at-least-once: the restart reads it again)."""
+        send = self.app.producer.send
+        try:
+            acks = [
+                await send(topic, key, value, part, None, None)
+                for topic, key, value, part in records
+            ]
+            # Shielded: at SIGTERM the producer still delivers what it was handed.
+            await asyncio.shield(asyncio.gather(*acks))
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self._give_up("send", exc)
+
+    async def _send_outputs(self, outputs: list[Output]) -> None:
+        topics = self._out_topics
+        records = []
+        for out in outputs:
+            topic = topics.get(out.topic)
+            if topic is None:
+                topic = topics[out.topic] = self.settings.topic(out.topic)
+            records.append((topic, out.key, out.value, None))
+        await self._send(records)
+
+    async def _send_changes(self, partition: int, changes: list[Change]) -> None:
+        assert self.state_topic is not None
+        await self._send([(self.state_topic, key, value, partition) for key, value in changes])
+
+    def _restore(self, partition: int, task: Task) -> int:
+        """On a thread of its own (the event loop keeps the consumer's heartbeats going)."""
+        assert self.state_topic is not None
+        try:
+            count = changelog.restore(
+                clients.changelog_reader(self.settings),
+                self.state_topic,
+                partition,
+                task.restore,
+                self.watchdog,
+                timeout_s=clients.call_timeout_s() * 3,
+                bound_s=clients.call_bound_s(),
+            )
+        except Exception as exc:
+            self._give_up("restore", exc)
+        if count:
+            RESTORED.labels(self.settings.name).inc(count)
+            log.info("state restored", extra={"partition": partition, "records": count})
+        return count
+
+    def _give_up(self, what: str, exc: BaseException) -> NoReturn:
+        """Exit at once: a normal stop would commit offsets whose work is not durable."""
+        self.health.failed(f"{what} failed: {exc}")
+        log.critical(
+            f"{what} failed; exiting so that the supervisor restarts us",
+            exc_info=exc,
+            extra={"error": str(exc)[:300], "exit_code": 1},
+        )
+        for handler in logging.getLogger().handlers:
+            with contextlib.suppress(Exception):
+                handler.flush()
+        os._exit(1)
+
+    # -- running ------------------------------------------------------------------------
+
+    def apply_topics(self) -> None:
+        super().apply_topics()
+        # What runs beside the tasks reads topics that exist now, before the first event.
+        for part in self.beside:
+            part.start()
+
+    def run(self, routes: Sequence[Route] = ()) -> int:
+        self.watchdog.start(exit_for_restart(self.health, self.settings.name))
+        try:
+            return super().run([*self.parts.routes, *routes])
+        finally:
+            for part in self.beside:
+                try:
+                    part.stop()
+                except Exception:  # stopping the rest matters more than this one's error
+                    log.exception("stopping a part failed", extra={"part": type(part).__name__})
+            self.watchdog.stop()
 
 
 class _Worker(faust.Worker):

@@ -1,4 +1,5 @@
-"""Counting, free of Kafka.
+"""Counting, free of Kafka: one ``CounterTask`` per input partition over one process-wide
+``EventCounter``.
 
 >>> counter = EventCounter(max_series=2)
 >>> counter.add("predictions", {"model": "fraud", "version": "3", "status": "OK"})
@@ -11,6 +12,17 @@
 ('predictions', '_other', '_other', 'OK')
 >>> counter.total(), counter.capped
 (4, 1)
+
+Tasks share their counter, so the cap is on the process's series, whatever the number of
+partitions it was handed:
+
+>>> shared = EventCounter(max_series=1)
+>>> a, b = CounterTask(shared), CounterTask(shared)
+>>> a.restored(); b.restored()
+>>> a.process("predictions", {"model": "m1", "version": "1", "status": "OK"})
+>>> b.process("predictions", {"model": "m2", "version": "1", "status": "OK"})
+>>> shared.capped, a.drain(), b.pending_output()
+(1, ([], []), False)
 """
 
 from __future__ import annotations
@@ -18,6 +30,10 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Mapping
 from typing import Any
+
+from watchkeeper.kit.task import BaseTask
+
+from . import metrics
 
 OTHER = "_other"
 
@@ -52,3 +68,18 @@ class EventCounter:
 
     def total(self) -> int:
         return sum(self.counts.values())
+
+
+class CounterTask(BaseTask):
+    """Counts into Prometheus; no state to restore (counts restart with the process), no
+    output topic."""
+
+    def __init__(self, counter: EventCounter) -> None:
+        super().__init__()
+        self.counter = counter
+
+    def process(self, topic: str, record: dict[str, Any]) -> None:
+        key = self.counter.add(topic, record)
+        if key[1] == OTHER:
+            metrics.SERIES_CAPPED.inc()
+        metrics.EVENTS.labels(*key).inc()
