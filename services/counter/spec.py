@@ -27,4 +27,5 @@ SPEC = ServiceSpec(
         Setting("WK_COUNTER_MAX_SERIES", "1000", "(model, version) pairs with their own series"),
     ),
     doc="docs/services/counter.md",
+    surface="Prometheus counts (wk_counter_events_total)",
 )

@@ -46,4 +46,5 @@ SPEC = ServiceSpec(
         Setting("WK_DRIFT_MAX_METRIC_SERIES", "2000", "per-feature metric series, at most"),
     ),
     doc="docs/services/drift.md",
+    surface="reads drift-references beside its tasks; `reference` subcommand",
 )

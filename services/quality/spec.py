@@ -45,4 +45,5 @@ SPEC = ServiceSpec(
         Setting("WK_QUALITY_SOURCE_FORGET", "24h", "a source silent this long is forgotten"),
     ),
     doc="docs/services/quality.md",
+    surface="GET and POST /gate/<name>, GET /gates (pipeline and rollout gates)",
 )

@@ -1,8 +1,9 @@
 """The batch engine: a confluent-kafka consumer loop with exactly-once state, for hot paths.
 
-Faust handles one event at a time; on this project's benchmark it processed about 5,000
-events/s where a batch consumer that only decodes reaches about 39,000 (``make bench``).
-Services on the prediction stream therefore run on this engine:
+Faust handles one event at a time: on the same light stream the same task ran about 24
+times faster here than on the Faust engine (``make bench BENCH=engines``, decision record
+``docs/decisions/0001-engines.md``). Services on the prediction stream therefore run on this
+engine:
 
 * ``consume()`` in batches, decode with the codec, hand each event to the **task** that owns
   its input partition (inputs are co-partitioned by model, so task *p* sees partition *p* of
