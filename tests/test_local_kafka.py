@@ -89,3 +89,15 @@ def test_full_cycle_keeps_data_across_a_restart(tmp_path) -> None:
         assert "kept" in admin.list_topics(timeout=10).topics
     finally:
         broker.down()
+
+
+def test_a_cluster_id_that_starts_with_a_dash_formats(tmp_path) -> None:
+    """One fresh id in 64 starts with "-"; the storage tool must not take it for an option."""
+    cid = "-" + local_kafka.new_cluster_id()[1:]
+    broker = LocalKafka(
+        home=tmp_path / "node", port=free_port(), controller_port=free_port(), cluster_id=cid
+    )
+    local_kafka.ensure_jars(quiet=True)
+    (broker.home / "logs").mkdir(parents=True)
+    broker._format_storage(local_kafka.java_binary(), broker._write_config())
+    assert f"cluster.id={cid}" in (broker.data_dir / "meta.properties").read_text()

@@ -199,8 +199,8 @@ class LocalKafka:
                 *self._jvm_flags(),
                 "kafka.tools.StorageTool",
                 "format",
-                "-t",
-                cid,
+                # One id in 64 starts with "-": as a separate argument it reads as an option.
+                f"--cluster-id={cid}",
                 "-c",
                 str(config),
             ],
