@@ -89,6 +89,26 @@ class Advice:
     evidence: dict[str, float]
     alternative: str | None = None
 
+    def record(self, period: tuple[int, int], event_ms: int, now_ms: int) -> dict[str, Any]:
+        """The CostAdvice record of this advice, for the day ``period``."""
+        return {
+            "kind": self.kind,
+            "model": self.model,
+            "version": self.version,
+            "alternative_version": self.alternative,
+            "period_start_ms": period[0],
+            "period_end_ms": period[1],
+            "requests": self.requests,
+            "cost_usd": self.cost,
+            "share": self.share,
+            "savings_usd": self.savings,
+            "summary": self.summary,
+            "evidence": {k: float(v) for k, v in self.evidence.items()},
+            "event_time_ms": event_ms,
+            "emitted_at_ms": now_ms,
+            "generator": "cost",
+        }
+
 
 class UnitAdvice:
     """The advisors' state for one model version: today's figures, the open window's

@@ -7,7 +7,8 @@ from watchkeeper.kit import Parts, ServiceSpec, Setting
 
 from .config import DEFAULT_FILE, NAME, CostConfig
 from .costfile import load
-from .task import SPEND_TOPIC, CostTask
+from .spend import SPEND_TOPIC
+from .task import CostTask
 
 
 def build(config: CostConfig, codec) -> Parts:

@@ -5,7 +5,8 @@ It is the engine's unit of state (``watchkeeper.runtime.batch``) and works in tw
 1. **pricing**, on the predictions and telemetry of the models of this partition: each
    prediction is priced (an explicit ``cost_usd`` wins; else its LLM tokens; else its
    compute share, ``compute.py``) and summed per label combination and window; at each
-   commit the sums go out as CostSpend records, one per scope and window, keyed by scope;
+   commit the sums go out as CostSpend records, one per scope and window, keyed by scope
+   (``spend.py``);
 2. the **ledger** (``ledger.py``), on the ``cost-spend`` records of the scopes whose key
    lands on this partition: totals per window, day and month, and the budgets.
 
@@ -43,11 +44,11 @@ from .costfile import CostFile
 from .ledger import Ledger
 from .periods import DAY_MS, HOUR_MS, Calendar
 from .scopes import Scopes
+from .spend import SPEND_TOPIC, spend_records
+from .unpriced import Unpriced, unpriced_alert
 
-SPEND_TOPIC = "cost-spend"
 _LLM, _COMPUTE, _EXPLICIT = totals.LLM, totals.COMPUTE, totals.EXPLICIT
 _NEWEST = totals.SIZE  # the accumulators carry the newest event time after the figures
-_SOURCES = {"llm": _LLM, "compute": _COMPUTE, "explicit": _EXPLICIT}
 
 
 class FutureEvent(ValueError):
@@ -62,30 +63,6 @@ class Unit:
     def __init__(self, fleet: Fleet, advice: UnitAdvice) -> None:
         self.fleet = fleet
         self.advice = advice
-
-
-class Unpriced:
-    """Requests of one model that one way of pricing could not price."""
-
-    def __init__(self, first_ms: int) -> None:
-        self.first_ms = first_ms
-        self.count = 0
-        self.reason = ""
-        self.since_ms = 0  # event time it fired; 0 while not firing
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "first": self.first_ms,
-            "count": self.count,
-            "reason": self.reason,
-            "since": self.since_ms,
-        }
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Unpriced:
-        state = cls(data["first"])
-        state.count, state.reason, state.since_ms = data["count"], data["reason"], data["since"]
-        return state
 
 
 class CostTask:
@@ -290,7 +267,9 @@ class CostTask:
             pricing == "llm" or t - state.first_ms >= self.config.unpriced_grace_ms
         ):
             state.since_ms = t
-            self._unpriced_alert(key, state, "firing", t)
+            self._outputs.append(
+                unpriced_alert(self.alerts, key, state, "firing", t, int(self.clock() * 1000))
+            )
 
     def _priced(self, model: str, pricing: str, source: str, t: int) -> None:
         key = (model, pricing, source)
@@ -298,36 +277,11 @@ class CostTask:
         if state is None:
             return
         if state.since_ms:
-            self._unpriced_alert(key, state, "resolved", t)
+            self._outputs.append(
+                unpriced_alert(self.alerts, key, state, "resolved", t, int(self.clock() * 1000))
+            )
         del self.unpriced[key]
         self._dirty_unpriced.add(key)
-
-    def _unpriced_alert(
-        self, key: tuple[str, str, str], state: Unpriced, status: str, t: int
-    ) -> None:
-        model, pricing, source = key
-        labels = {"alertname": "CostUnpriced", "severity": "ticket", "model": model}
-        labels["pricing"] = pricing
-        if source:
-            labels["provider_model"] = source
-        what = f"provider model {source}" if source else "compute (no instance price)"
-        summary = (
-            f"{model}: {state.count} requests could not be priced by {what}: {state.reason}; "
-            "they are counted as unpriced, not as free"
-            if status == "firing"
-            else f"{model}: {what} is priced again after {state.count} unpriced requests"
-        )
-        self._outputs.append(
-            self.alerts.emit(
-                labels,
-                status,
-                annotations={"summary": summary, "reason": state.reason},
-                value=float(state.count),
-                starts_at_ms=state.since_ms,
-                now_ms=int(self.clock() * 1000),
-                ends_at_ms=t if status == "resolved" else None,
-            )
-        )
 
     # -- hours and days: the advisors ----------------------------------------------------
 
@@ -370,24 +324,7 @@ class CostTask:
                 self._advice(advice, now_ms)
 
     def _advice(self, advice: Advice, now_ms: int) -> None:
-        start, end = self.day
-        record = {
-            "kind": advice.kind,
-            "model": advice.model,
-            "version": advice.version,
-            "alternative_version": advice.alternative,
-            "period_start_ms": start,
-            "period_end_ms": end,
-            "requests": advice.requests,
-            "cost_usd": advice.cost,
-            "share": advice.share,
-            "savings_usd": advice.savings,
-            "summary": advice.summary,
-            "evidence": {k: float(v) for k, v in advice.evidence.items()},
-            "event_time_ms": self.stream.stream_ms,
-            "emitted_at_ms": now_ms,
-            "generator": "cost",
-        }
+        record = advice.record(self.day, self.stream.stream_ms, now_ms)
         value = self.codec.encode("CostAdvice", record)
         self._outputs.append(Output("cost-advice", advice.model.encode(), value))
         metrics.ADVICE.labels(advice.kind).inc()
@@ -413,49 +350,13 @@ class CostTask:
         # when no more input comes to trigger a commit.
         return bool(self._outputs or self.ledger.outputs)
 
-    def _spend_records(self, now_ms: int) -> None:
-        merged: dict[tuple[str, int], list[Any]] = {}
-        by_model: dict[str, list[Any]] = {}
-        for combo, acc in self.spend.items():
-            window = combo[6]
-            for scope, labels in self.scopes.of(combo[:6]):
-                out = merged.get((scope, window))
-                if out is None:
-                    merged[(scope, window)] = [labels, acc[:]]
-                else:
-                    totals.add(out[1], acc)
-                    out[1][_NEWEST] = max(out[1][_NEWEST], acc[_NEWEST])
-            model = by_model.get(combo[0])
-            if model is None:
-                by_model[combo[0]] = acc[:]
-            else:
-                totals.add(model, acc)
-        self.spend = {}
-        for (scope, window), (labels, acc) in merged.items():
-            record = {
-                "scope": scope,
-                "labels": labels,
-                "window_start_ms": window,
-                "window_ms": self.window_ms,
-                "event_time_ms": acc[_NEWEST],
-                **totals.as_fields(acc),
-                "source_partition": self.partition,
-                "emitted_at_ms": now_ms,
-            }
-            value = self.codec.encode("CostSpend", record)
-            self._outputs.append(Output(SPEND_TOPIC, scope.encode(), value))
-        for model, acc in by_model.items():
-            for source, index in _SOURCES.items():
-                if acc[index]:
-                    metrics.SPEND.labels(model, source).inc(acc[index])
-            metrics.REQUESTS.labels(model, "yes").inc(acc[totals.REQUESTS] - acc[totals.UNPRICED])
-            if acc[totals.UNPRICED]:
-                metrics.REQUESTS.labels(model, "no").inc(acc[totals.UNPRICED])
-
     def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
         now_ms = int(self.clock() * 1000)
         if self.spend:
-            self._spend_records(now_ms)
+            spend, self.spend = self.spend, {}
+            self._outputs += spend_records(
+                spend, self.scopes, self.window_ms, self.partition, self.codec, now_ms
+            )
         for key in self._dirty_units:
             unit = self.units.get(key)
             if unit is not None:

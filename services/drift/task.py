@@ -27,7 +27,8 @@ from watchkeeper.codec import Codec
 from watchkeeper.join import PendingLog, PendingPredictions
 from watchkeeper.kit import AlertEmitter, Output, key_text, prometheus_count
 
-from . import metrics
+from . import metrics, report
+from .alerting import alert, retrain_request
 from .config import DriftConfig
 from .monitor import Evaluation, ModelMonitor, MonitorKey
 from .performance import Finding
@@ -38,21 +39,6 @@ if TYPE_CHECKING:  # the store reads Kafka; the task only asks it
     from .reference_store import ReferenceStore
 
 log = logging.getLogger(__name__)
-
-SEVERITY = {
-    "FeatureDrift": "ticket",
-    "PredictionDrift": "ticket",
-    "DatasetDrift": "page",
-    "ConceptDrift": "ticket",
-    "PerformanceDegraded": "page",
-}
-REASON = {
-    "FeatureDrift": "DRIFT",
-    "PredictionDrift": "DRIFT",
-    "DatasetDrift": "DRIFT",
-    "ConceptDrift": "PERFORMANCE",
-    "PerformanceDegraded": "PERFORMANCE",
-}
 
 
 class DriftTask:
@@ -239,46 +225,9 @@ class DriftTask:
             return  # no feature has min_samples values yet: nothing to say
         model, version, segment = monitor.key
         now_ms = int(self.clock() * 1000)
-        perf = monitor.performance.current
-        report = {
-            "model": model,
-            "version": version,
-            "segment": segment,
-            "event_time_ms": event_ms,
-            "evaluated_at_ms": now_ms,
-            "window_events": max((r.samples for r in evaluation.results), default=0),
-            "reference_source": monitor.reference.source if monitor.reference else "",
-            "share_drifted": evaluation.share_drifted,
-            "dataset_drift": evaluation.dataset_drift,
-            "features": [
-                {
-                    "feature": r.feature,
-                    "kind": r.kind,
-                    "samples": r.samples,
-                    "psi": r.psi,
-                    "distance": r.distance,
-                    "p_value": r.p_value,
-                    "wasserstein": r.wasserstein,
-                    "drifted": r.drifted,
-                    "statistic": r.statistic,
-                    "missing": r.missing,
-                    "invalid": r.invalid,
-                    "wrong_type": r.wrong_type,
-                    "new_categories": r.new_categories,
-                }
-                for r in evaluation.results
-            ],
-            "unseen_features": evaluation.unseen,
-            "labelled": len(monitor.performance.pairs),
-            "accuracy": perf.accuracy if perf else None,
-            "precision": perf.precision if perf else None,
-            "recall": perf.recall if perf else None,
-            "f1": perf.f1 if perf else None,
-            "mae": perf.mae if perf else None,
-            "rmse": perf.rmse if perf else None,
-        }
+        record = report.record(monitor, evaluation, event_ms, now_ms)
         self._outputs.append(
-            Output("drift-reports", model.encode(), self.codec.encode("DriftReport", report))
+            Output("drift-reports", model.encode(), self.codec.encode("DriftReport", record))
         )
         if segment is None:
             metrics.EVALUATIONS.labels(model, version).inc()
@@ -303,35 +252,8 @@ class DriftTask:
             self._dirty.add(monitor.key)
 
     def _alert(self, monitor: ModelMonitor, finding: Finding, event_ms: int) -> None:
-        model, version, segment = monitor.key
-        identity = {"alertname": finding.alertname, "model": model, "version": version}
-        if finding.feature is not None and finding.feature != "__prediction__":
-            identity["feature"] = finding.feature
-        if segment:
-            identity["segment"] = segment
-        labels = {"statistic": finding.statistic, "severity": SEVERITY[finding.alertname]}
-        print_value = "n/a" if finding.value is None else f"{finding.value:.3g}"
-        what = finding.feature if finding.alertname == "FeatureDrift" else finding.alertname
-        where = f"{model} {version}" + (f" ({segment})" if segment else "")
-        annotations = {
-            "summary": f"{where}: {what} {finding.statistic}={print_value}"
-            + (f" (threshold {finding.threshold:.3g})" if finding.threshold is not None else ""),
-            "reference": monitor.reference.source if monitor.reference else "",
-        }
-        # The identity (the fingerprint) leaves out the statistic: one alert per feature,
-        # whichever test noticed first.
         self._outputs.append(
-            self.alerts.emit(
-                identity,
-                finding.status,
-                labels,
-                annotations,
-                finding.value,
-                finding.threshold,
-                starts_at_ms=event_ms,
-                now_ms=int(self.clock() * 1000),
-                ends_at_ms=event_ms,
-            )
+            alert(self.alerts, monitor, finding, event_ms, int(self.clock() * 1000))
         )
         self._urgent = True
         self._dirty.add(monitor.key)
@@ -339,44 +261,19 @@ class DriftTask:
             self._retrain(monitor, finding, event_ms)
 
     def _retrain(self, monitor: ModelMonitor, finding: Finding, event_ms: int) -> None:
-        model, version, segment = monitor.key
+        model, version, _ = monitor.key
         owner = self._monitor((model, version, None))  # the cooldown is per model version
         cooldown = owner.settings.retrain_cooldown_ms
         if owner.last_retrain_ms is not None and event_ms - owner.last_retrain_ms < cooldown:
             return
         owner.last_retrain_ms = event_ms
         self._dirty.add(owner.key)
-        reason = REASON[finding.alertname]
-        evidence = {"alert": finding.alertname, "statistic": finding.statistic}
-        if finding.feature and finding.feature != "__prediction__":
-            evidence["feature"] = finding.feature
-        if segment:
-            evidence["segment"] = segment
-        if owner.reference is not None:
-            evidence["reference"] = owner.reference.source
-        figures = {
-            k: v
-            for k, v in (("value", finding.value), ("threshold", finding.threshold))
-            if v is not None
-        }
-        request = {
-            "request_id": f"{model}:{version}:{event_ms}",
-            "event_time_ms": event_ms,
-            "model": model,
-            "version": version,
-            "reason": reason,
-            "evidence": evidence,
-            "metrics": figures,
-            # The same incident, replayed or seen by a second alert inside the cooldown,
-            # carries the same key: a pipeline runs once per key.
-            "dedup_key": f"{model}:{version}:{reason.lower()}:{event_ms - event_ms % cooldown}",
-            "requested_by": "drift",
-        }
+        request = retrain_request(monitor, owner, finding, event_ms, cooldown)
         self._outputs.append(
             Output("retrain-requests", model.encode(), self.codec.encode("RetrainRequest", request))
         )
         self._urgent = True
-        metrics.RETRAIN.labels(model, reason).inc()
+        metrics.RETRAIN.labels(model, request["reason"]).inc()
 
     def _remember(self, text: str) -> list[MonitorKey]:
         keys = [tuple(k) for k in json.loads(text)]

@@ -38,7 +38,6 @@ from watchkeeper.codec import Codec
 from watchkeeper.join import PendingLog, PendingPredictions
 from watchkeeper.kit import (
     AlertEmitter,
-    Hysteresis,
     Output,
     StreamClock,
     close_due,
@@ -48,95 +47,20 @@ from watchkeeper.kit import (
 from watchkeeper.kit.streamtime import CHANGELOG_KEY
 
 from . import metrics, report
-from .config import ALERTS, FairnessConfig, FairnessSettings
+from .alerting import judge
+from .config import FairnessConfig, FairnessSettings
 from .measures import (
     FALSE_POSITIVES,
     NEGATIVES,
     POSITIVES,
     TRUE_POSITIVES,
-    Assessment,
-    Measure,
     assess,
 )
-
-OTHER = "_other"
-_NOTHING_HELD = ((), ())  # a prediction without any protected attribute: nothing to join
-SeriesKey = tuple[str, str]  # model, version
-DESCRIBE = {
-    "disparate_impact": "selection-rate ratio",
-    "parity_difference": "selection-rate difference",
-    "equal_opportunity": "true-positive-rate difference",
-    "equalized_odds": "TPR/FPR difference",
-}
+from .series import NOTHING_HELD, SeriesKey, SeriesState, Window
 
 
 class FutureEvent(ValueError):
     """An event time too far ahead of the clock: it would close every open window."""
-
-
-class Window:
-    __slots__ = ("late", "tables", "unattributed")
-
-    def __init__(self) -> None:
-        self.tables: dict[str, dict[str, list[int]]] = {}  # attribute -> group -> counts
-        self.unattributed: dict[str, int] = {}
-        self.late = 0
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"t": self.tables, "u": self.unattributed, "l": self.late}
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> Window:
-        window = cls()
-        window.tables, window.unattributed, window.late = data["t"], data["u"], data["l"]
-        return window
-
-
-class SeriesState:
-    __slots__ = (
-        "alerts",
-        "groups",
-        "held",
-        "key",
-        "open_start",
-        "open_window",
-        "settings",
-        "windows",
-    )
-
-    def __init__(self, key: SeriesKey, settings: FairnessSettings) -> None:
-        self.key = key
-        self.settings = settings
-        self.windows: dict[int, Window] = {}
-        self.groups: dict[str, set[str]] = {}  # known groups per attribute, for the cap
-        self.alerts: dict[str, Hysteresis] = {}  # "<attr>\x1f<measure>" -> its state
-        # The window most events go to, so the hot path skips the general lookup.
-        self.open_start: int | None = None
-        self.open_window: Window | None = None
-        # Per combination of groups: what a held prediction stores (built once, reused).
-        self.held: dict[tuple[str | None, ...], tuple[tuple[Any, ...], tuple[str, ...]]] = {}
-
-    def admit(self, attribute: str, group: str) -> str:
-        """The group's name in the tables: itself, or _other beyond max_groups."""
-        known = self.groups.setdefault(attribute, set())
-        if group in known:
-            return group
-        if len(known) >= self.settings.max_groups:
-            return OTHER
-        known.add(group)
-        return group
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "windows": {str(s): w.to_dict() for s, w in self.windows.items()},
-            "groups": {a: sorted(g) for a, g in self.groups.items()},
-            "alerts": {name: state.to_list() for name, state in self.alerts.items()},
-        }
-
-    def load(self, data: dict[str, Any]) -> None:
-        self.windows = {int(s): Window.from_dict(w) for s, w in data["windows"].items()}
-        self.groups = {a: set(g) for a, g in data["groups"].items()}
-        self.alerts = {name: Hysteresis.from_list(s) for name, s in data["alerts"].items()}
 
 
 class FairnessTask:
@@ -321,8 +245,8 @@ class FairnessTask:
         groups = tuple(found)
         held = series.held.get(groups)
         if held is None:
-            held = series.held[groups] = self._held(series, groups)
-        if held is _NOTHING_HELD:
+            held = series.held[groups] = series.holding(groups)
+        if held is NOTHING_HELD:
             events["unattributed"] += 1
             return
         events["counted"] += 1
@@ -333,19 +257,6 @@ class FairnessTask:
             for gone in self.pending.add(event_id, items[decision], event_ms):
                 log.removed(gone)
             log.added(event_id, f"{event_ms}{suffixes[decision]}")
-
-    def _held(self, series: SeriesState, groups: tuple[str | None, ...]) -> Any:
-        """What a prediction of these groups leaves in the pending store, and the end of its
-        entry in the pending log (after the event time)."""
-        named = [
-            [a, g] for a, g in zip(series.settings.protected, groups, strict=True) if g is not None
-        ]
-        if not named:
-            return _NOTHING_HELD
-        text = json.dumps([series.key, named], separators=(",", ":"))
-        items = ((text, False), (text, True))  # indexed by the decision
-        suffixes = (f"\x1f0\x1f{text}", f"\x1f1\x1f{text}")
-        return items, suffixes
 
     def _parse(self, text: str) -> tuple[SeriesKey, list[tuple[str, str]]]:
         parsed = self._parsed.get(text)
@@ -444,79 +355,12 @@ class FairnessTask:
                     measure,
                     "insufficient" if verdict is None else "breached" if verdict else "ok",
                 ).inc()
-                self._judge(series, attribute, measure, verdict, assessment, end, now_ms)
-
-    # -- alerts -------------------------------------------------------------------------
-
-    def _judge(
-        self,
-        series: SeriesState,
-        attribute: str,
-        measure: str,
-        verdict: bool | None,
-        assessment: Assessment,
-        end: int,
-        now_ms: int,
-    ) -> None:
-        if verdict is None:
-            return  # too few in a group: no evidence either way, the state stays
-        name = f"{attribute}\x1f{measure}"
-        state = series.alerts.get(name)
-        if state is None:
-            state = series.alerts[name] = Hysteresis()
-        # Firing waits for ``for`` breaching windows in a row; the first fair one resolves.
-        change = state.observe(verdict, end, series.settings.for_windows, resolve_after=1)
-        if change is not None:
-            self._alert(series, attribute, measure, change, assessment, state.since_ms, end, now_ms)
-
-    def _alert(
-        self,
-        series: SeriesState,
-        attribute: str,
-        measure: str,
-        status: str,
-        assessment: Assessment,
-        since_ms: int,
-        end_ms: int,
-        now_ms: int,
-    ) -> None:
-        model, version = series.key
-        settings = series.settings
-        alertname = ALERTS[measure]
-        identity = {
-            "alertname": alertname,
-            "model": model,
-            "version": version,
-            "attribute": attribute,
-        }
-        labels = {**settings.labels, **identity, "severity": settings.severity}
-        found: Measure = getattr(assessment, measure)
-        summary = (
-            f"{model} {version} {attribute}: {DESCRIBE[measure]} {found.value:.3f} "
-            f"({found.compared}; {settings.confidence:.0%} CI {found.low:.3f} to "
-            f"{found.high:.3f}; threshold {found.threshold:g})"
-        )
-        if measure == "disparate_impact" and status == "firing":
-            summary += " - below the four-fifths rule" if found.threshold == 0.8 else ""
-        rates = ", ".join(
-            f"{g.group} {g.rate:.3f} (n={g.counts[0]})"
-            for g in assessment.groups
-            if g.eligible and g.rate is not None
-        )
-        self._outputs.append(
-            self.alerts.emit(
-                identity,
-                status,
-                labels,
-                {"summary": summary, "selection_rates": rates},
-                found.value,
-                found.threshold,
-                starts_at_ms=since_ms,
-                now_ms=now_ms,
-                ends_at_ms=end_ms,
-            )
-        )
-        self._dirty.add(series.key)
+                alert = judge(
+                    series, attribute, measure, verdict, assessment, end, now_ms, self.alerts
+                )
+                if alert is not None:
+                    self._outputs.append(alert)
+                    self._dirty.add(series.key)
 
     # -- hand-off to the engine ---------------------------------------------------------
 

@@ -36,59 +36,15 @@ from watchkeeper.codec import Codec
 from watchkeeper.kit import AlertEmitter, Output, StreamClock, close_due, prometheus_count
 from watchkeeper.kit.streamtime import CHANGELOG_KEY
 
-from . import metrics, report
-from .checks import Checker
+from . import gatechange, metrics, report
 from .config import QualityConfig
-from .contract import CHECKS, Contract, ContractSet
+from .contract import ContractSet
 from .counts import WindowCounts
 from .dedup import RecentIds
-from .gate import Gate
+from .modelstate import ModelState
 from .silence import Silence
 
-GATE_ALERT = "QualityGateBlocked"
 SILENCE_ALERT = "DataSilent"
-
-
-class ModelState:
-    __slots__ = (
-        "checker",
-        "contract",
-        "details",
-        "gate",
-        "silence",
-        "sources",
-        "thresholds",
-        "windows",
-    )
-
-    def __init__(self, contract: Contract) -> None:
-        self.contract = contract
-        self.checker = Checker(contract)
-        self.thresholds = {c: contract.thresholds.of(c) for c in CHECKS}
-        self.windows: dict[int, WindowCounts] = {}
-        self.gate = Gate()
-        self.silence = Silence(contract.silence_ms)
-        self.sources: dict[str, Silence] = {}
-        self.details: dict[str, str] = {}  # why each check has its last value, for humans
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "windows": {str(s): c.to_dict(self.contract) for s, c in self.windows.items()},
-            "gate": self.gate.to_dict(),
-            "silence": self.silence.state(),
-            "sources": {k: s.state() for k, s in self.sources.items()},
-        }
-
-    def load(self, data: dict[str, Any]) -> None:
-        contract = self.contract
-        self.windows = {
-            int(s): WindowCounts.from_dict(c, contract) for s, c in data["windows"].items()
-        }
-        self.gate = Gate.from_dict(data["gate"])
-        self.silence = Silence(contract.silence_ms, *data["silence"])
-        self.sources = {
-            k: Silence(contract.source_silence_ms, *saved) for k, saved in data["sources"].items()
-        }
 
 
 class QualityTask:
@@ -265,28 +221,6 @@ class QualityTask:
 
     # -- the gate -----------------------------------------------------------------------
 
-    def _reasons(self, state: ModelState, now_ms: int) -> list[dict[str, Any]]:
-        reasons = [
-            {
-                "check": check,
-                "value": value,
-                "threshold": threshold,
-                "detail": state.details.get(check, ""),
-            }
-            for check, value, threshold in state.gate.failing(state.thresholds)
-        ]
-        if state.gate.silent:
-            silent_s = state.silence.silent_for(now_ms, self.awake_ms) / 1000
-            reasons.append(
-                {
-                    "check": "silence",
-                    "value": silent_s,
-                    "threshold": state.contract.silence_ms / 1000,
-                    "detail": f"no events for {silent_s:.0f} s",
-                }
-            )
-        return reasons
-
     def _gate_changed(
         self,
         state: ModelState,
@@ -296,23 +230,13 @@ class QualityTask:
         window: tuple[int, int] | None,
     ) -> None:
         contract, gate = state.contract, state.gate
-        reasons = self._reasons(state, now_ms)
+        reasons = gatechange.reasons(state, now_ms, self.awake_ms)
         flipped = gate.blocked != blocked_before
         blocked_since = gate.since_ms
         if flipped or not gate.since_ms:
             gate.since_ms = event_ms
         status = "BLOCKED" if gate.blocked else "UNBLOCKED"
-        record = {
-            "gate": contract.gate,
-            "model": contract.model,
-            "state": status,
-            "reasons": reasons,
-            "since_ms": gate.since_ms,
-            "window_start_ms": window[0] if window else None,
-            "window_end_ms": window[1] if window else None,
-            "event_time_ms": now_ms,
-            "producer": "quality",
-        }
+        record = gatechange.record(contract, gate, status, reasons, window, now_ms)
         self._outputs.append(
             Output("gates", contract.gate.encode(), self.codec.encode("GateState", record))
         )
@@ -321,32 +245,11 @@ class QualityTask:
         self._dirty.add(contract.model)
         if not flipped:
             return  # the first verdict of a healthy gate: known now, nothing to alert
-        labels = {
-            **contract.labels,
-            "alertname": GATE_ALERT,
-            "gate": contract.gate,
-            "model": contract.model,
-            "severity": contract.severity,
-        }
-        worst = min(
-            (r for r in reasons if r["check"] != "silence" and r["value"] is not None),
-            key=lambda r: r["value"] - r["threshold"],
-            default=None,
-        )
-        if gate.blocked:
-            summary = f"gate {contract.gate} blocked: " + "; ".join(
-                f"{r['check']} {r['value']:.3g} < {r['threshold']:.3g}"
-                + (f" ({r['detail']})" if r["detail"] else "")
-                if r["check"] != "silence"
-                else r["detail"]
-                for r in reasons
-            )
-        else:
-            summary = f"gate {contract.gate} unblocked: every check meets its threshold again"
+        worst = gatechange.worst(reasons)
         self._alert(
-            labels,
+            gatechange.alert_labels(contract),
             "firing" if gate.blocked else "resolved",
-            {"summary": summary},
+            {"summary": gatechange.summary(contract, gate.blocked, reasons)},
             worst["value"] if worst else None,
             worst["threshold"] if worst else None,
             event_ms,
