@@ -16,9 +16,9 @@ from confluent_kafka import Producer
 
 from services.router.app import Router
 from services.router.auth import AckLinks, TokenTable
+from services.router.config import RouterConfig
 from services.router.retry import RetryPolicy
 from services.router.routing_file import loads
-from services.router.settings import RouterConfig
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import WebhookReceiver
 from watchkeeper.local_kafka import free_port

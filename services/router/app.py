@@ -41,10 +41,10 @@ from watchkeeper.runtime.watchdog import Watchdog, exit_for_restart
 from . import metrics
 from .alert import Alert
 from .api import Api
+from .config import NAME, RouterConfig
 from .engine import STATE_TOPICS, Engine
 from .kafka_io import FAILED, RESTORED, AckingProducer, AlertFeed, Message
 from .routing_file import RoutingConfig
-from .settings import NAME, RouterConfig
 
 log = logging.getLogger("services.router")
 

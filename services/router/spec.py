@@ -8,8 +8,8 @@ from dataclasses import dataclass
 from watchkeeper.kit import ServiceSpec, Setting
 
 from . import routing_file
+from .config import DEFAULT_CONFIG, NAME, RouterConfig
 from .routing_file import RoutingConfig
-from .settings import DEFAULT_CONFIG, NAME, RouterConfig
 
 
 @dataclass(frozen=True)
