@@ -48,7 +48,7 @@ sys.addaudithook(hook)
 import runpy
 sys.argv = [sys.argv[0], *sys.argv[1:]]
 try:
-    runpy.run_module(MODULE, run_name="__main__", alter_sys=True)
+    runpy.run_module(SERVICE_MODULE, run_name="__main__", alter_sys=True)
 finally:
     loaded = [m for m in ("confluent_kafka", "faust", "aiokafka") if m in sys.modules]
     print("KAFKA_MODULES_LOADED", loaded, file=sys.stderr)
@@ -56,7 +56,7 @@ finally:
 
 
 def run_service(name: str, *args: str, env: dict[str, str] | None = None, guard: bool = True):
-    code = NO_NETWORK.replace("MODULE", repr(f"services.{name}")) if guard else None
+    code = NO_NETWORK.replace("SERVICE_MODULE", repr(f"services.{name}")) if guard else None
     command = (
         [sys.executable, "-c", code, *args]
         if guard
@@ -71,7 +71,7 @@ def run_service(name: str, *args: str, env: dict[str, str] | None = None, guard:
 
 
 @pytest.mark.parametrize("name", services.NAMES)
-def test_help_exits_0_quickly_without_a_socket(name: str) -> None:
+def test_help_exits_0_without_a_socket(name: str, record_property) -> None:
     started = time.monotonic()
     done = run_service(name, "--help")
     elapsed = time.monotonic() - started
@@ -79,9 +79,12 @@ def test_help_exits_0_quickly_without_a_socket(name: str) -> None:
     assert f"watchkeeper {name}:" in done.stdout
     assert "reads:" in done.stdout and "--check-config" in done.stdout
     assert "opened a socket" not in done.stderr
+    assert "KAFKA_MODULES_LOADED []" in done.stderr  # nothing that could dial a broker
+    # How long it took is a figure, not a verdict (this machine is shared): it is recorded
+    # and printed; a --help that waited on a network would not return at all (the broker
+    # address above has no listener).
+    record_property("help_seconds", round(elapsed, 3))
     print(f"{name} --help took {elapsed:.2f} s")
-    # Generous for a loaded CI machine; the point is that nothing waits on a network.
-    assert elapsed < 2.0 * (3 if os.environ.get("CI") else 1) + 1.0, elapsed
 
 
 @pytest.mark.parametrize("name", services.NAMES)
@@ -97,6 +100,7 @@ def test_check_config_accepts_the_shipped_file(name: str) -> None:
     assert done.returncode == 0, done.stderr
     assert f"{SHIPPED[name]}: ok" in done.stdout
     assert "opened a socket" not in done.stderr
+    assert "KAFKA_MODULES_LOADED []" in done.stderr
 
 
 @pytest.mark.parametrize("name", sorted(SHIPPED))
@@ -118,6 +122,19 @@ def test_check_config_names_a_file_that_is_not_yaml(name: str, tmp_path: Path) -
     done = run_service(name, "--check-config", str(broken))
     assert done.returncode == 2
     assert f"{broken}:" in done.stderr and "not valid YAML" in done.stderr
+
+
+@pytest.mark.parametrize("name", sorted(SHIPPED))
+def test_check_config_names_a_missing_file_and_binary_junk(name: str, tmp_path: Path) -> None:
+    missing = tmp_path / "nowhere.yaml"
+    done = run_service(name, "--check-config", str(missing))
+    assert done.returncode == 2
+    assert f"{missing}: cannot read" in done.stderr and "Traceback" not in done.stderr
+    junk = tmp_path / "junk.yaml"
+    junk.write_bytes(b"\x00\xff\xfe" * 100)
+    done = run_service(name, "--check-config", str(junk))
+    assert done.returncode == 2, done.stderr
+    assert str(junk) in done.stderr and "Traceback" not in done.stderr
 
 
 def test_a_service_without_a_file_says_so() -> None:
@@ -145,6 +162,7 @@ def test_a_bad_environment_value_exits_2_naming_the_variable(name: str) -> None:
     assert variable in done.stderr
     assert "Traceback" not in done.stderr
     assert "opened a socket" not in done.stderr
+    assert "KAFKA_MODULES_LOADED []" in done.stderr  # refused before any client was loaded
 
 
 @pytest.mark.parametrize("name", services.NAMES)

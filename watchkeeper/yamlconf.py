@@ -174,7 +174,11 @@ def load_text(text: str, source: str = "<string>") -> Any:
 def load_file(path: str | Path) -> Any:
     path = Path(path)
     try:
-        text = path.read_text()
+        text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigFileError(str(path), None, f"cannot read: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(
+            str(path), None, f"not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
     return load_text(text, str(path))

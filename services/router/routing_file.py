@@ -135,6 +135,10 @@ def load(path: str | Path, env: Mapping[str, str] | None = None) -> RoutingConfi
         text = Path(path).read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigFileError(name, None, f"cannot read the file: {exc.strerror}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigFileError(
+            name, None, f"not UTF-8 text (byte {exc.start}: {exc.reason})"
+        ) from None
     return loads(text, name, env)
 
 
