@@ -96,6 +96,14 @@ def test_a_biased_stream_raises_disparate_impact_and_a_fair_one_of_the_same_size
     for model, rates in (("biased", {"f": 0.3, "m": 0.6}), ("fair", {"f": 0.45, "m": 0.45})):
         for event in decisions(model, rates, n=300, start=start, seed=2):
             ids[model].append(emitter.prediction(**event))
+    assert emitter.flush(30) == 0
+    # Two topics have no order between them, and a label that arrives before its
+    # prediction finds nothing to join: let the predictions in first.
+    deadline = time.monotonic() + 45
+    total = sum(len(v) for v in ids.values())
+    while metric(fairness, "wk_fairness_events_total", outcome="counted") < total:
+        assert time.monotonic() < deadline, "the predictions were not counted in time"
+        time.sleep(0.2)
     # Ground truth for the biased model: everyone deserved approval, so its true positive
     # rates are its selection rates (0.3 against 0.6): equal opportunity breaks too.
     for event_id in ids["biased"]:
@@ -103,7 +111,7 @@ def test_a_biased_stream_raises_disparate_impact_and_a_fair_one_of_the_same_size
             event_id=event_id, model="biased", label="approve", event_time_ms=start + 9_500
         )
     assert emitter.flush(30) == 0
-    # Two topics have no order between them: let the labels in before the window closes.
+    # Let the labels in before the window closes.
     deadline = time.monotonic() + 45
     while metric(fairness, "wk_fairness_labels_total", outcome="joined") < 600:
         assert time.monotonic() < deadline, "the labels were not joined in time"
