@@ -33,7 +33,7 @@ import time
 import uuid
 from pathlib import Path
 
-from watchkeeper import topics
+from watchkeeper import topic_admin
 from watchkeeper.devstack import print_restart
 from watchkeeper.devstack._offsets import end_offsets
 from watchkeeper.local_cluster import LocalCluster
@@ -57,7 +57,7 @@ def one_run(
     **env: str,
 ) -> dict:
     settings = KafkaSettings(bootstrap_servers=bootstrap)
-    topics.apply(settings, prefix=prefix)
+    topic_admin.apply(settings, prefix=prefix)
     workdir.mkdir(parents=True)
     fleet = Fleet(settings, prefix, workdir, on_restart=print_restart)
     try:

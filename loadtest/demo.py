@@ -21,7 +21,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from watchkeeper import topics
+from watchkeeper import topic_admin
 from watchkeeper.devstack import (
     ServiceProcess,
     WebhookReceiver,
@@ -178,7 +178,7 @@ def main() -> int:
     with kafka_for_run(quiet=False) as bootstrap, tempfile.TemporaryDirectory() as tmp:
         prefix = f"demo{int(time.time())}."
         settings = KafkaSettings(bootstrap_servers=bootstrap)
-        topics.apply(settings, prefix=prefix)
+        topic_admin.apply(settings, prefix=prefix)
         print(f"Kafka {bootstrap} | topics {prefix}* | on-call receiver {receiver.url}/oncall")
         stack = start(bootstrap, prefix, Path(tmp), receiver)
         try:

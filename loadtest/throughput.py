@@ -15,7 +15,7 @@ from pathlib import Path
 
 from confluent_kafka import Consumer
 
-from watchkeeper import topics
+from watchkeeper import topic_admin
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import ServiceProcess
 from watchkeeper.sdk import Emitter
@@ -36,7 +36,7 @@ _made: list[str] = []  # prefixes of this run, for remove_topics()
 def fresh_prefix(settings: KafkaSettings) -> str:
     """A topic prefix of its own for one measurement, with every topic created."""
     prefix = f"bench{uuid.uuid4().hex[:6]}."
-    topics.apply(settings, prefix=prefix)
+    topic_admin.apply(settings, prefix=prefix)
     _made.append(prefix)
     return prefix
 
@@ -45,7 +45,7 @@ def remove_topics(settings: KafkaSettings) -> int:
     """Delete the topics of every prefix made so far; return how many went."""
     removed = 0
     while _made:
-        removed += len(topics.delete_prefixed(settings, _made.pop()))
+        removed += len(topic_admin.delete_prefixed(settings, _made.pop()))
     return removed
 
 

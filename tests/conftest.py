@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from watchkeeper import topics
+from watchkeeper import topic_admin
 from watchkeeper.local_kafka import LocalKafka, free_port
 from watchkeeper.settings import KafkaSettings
 
@@ -98,9 +98,9 @@ def kafka_settings(kafka_bootstrap: str) -> KafkaSettings:
 def prefix(kafka_settings: KafkaSettings) -> Iterator[str]:
     """A fresh topic prefix per test, with every declared topic created under it."""
     value = f"t{uuid.uuid4().hex[:10]}."
-    topics.apply(kafka_settings, prefix=value)
+    topic_admin.apply(kafka_settings, prefix=value)
     yield value
-    topics.delete_prefixed(kafka_settings, value)
+    topic_admin.delete_prefixed(kafka_settings, value)
 
 
 @pytest.fixture

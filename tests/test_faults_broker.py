@@ -13,7 +13,7 @@ import uuid
 import pytest
 
 from loadtest.bounce import PER_MODEL_OUTPUTS, SERVICES, Fleet, Workload, bounce
-from watchkeeper import topics
+from watchkeeper import topic_admin
 from watchkeeper.devstack import ServiceProcess, WebhookReceiver
 from watchkeeper.local_kafka import LocalKafka, free_port
 from watchkeeper.settings import KafkaSettings
@@ -63,7 +63,7 @@ def start_router(settings: KafkaSettings, prefix: str, tmp_path, receiver) -> Se
 def test_a_broker_restart_under_load_loses_and_doubles_nothing(broker, tmp_path) -> None:
     settings = KafkaSettings(bootstrap_servers=broker.bootstrap)
     prefix = f"t{uuid.uuid4().hex[:10]}."
-    topics.apply(settings, prefix=prefix)
+    topic_admin.apply(settings, prefix=prefix)
     receiver = WebhookReceiver().start()
     router = start_router(settings, prefix, tmp_path, receiver)
     fleet = Fleet(settings, prefix, tmp_path)

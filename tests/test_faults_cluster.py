@@ -10,7 +10,7 @@ import pytest
 from confluent_kafka import Producer
 
 from loadtest.bounce import BATCH_SERVICES, PER_MODEL_OUTPUTS, SERVICES, Fleet, Workload, bounce
-from watchkeeper import topics
+from watchkeeper import topic_admin
 from watchkeeper.devstack._offsets import end_offsets
 from watchkeeper.local_cluster import LocalCluster, coordinator_partition
 from watchkeeper.settings import KafkaSettings
@@ -51,7 +51,7 @@ def exact(result: dict, names, workload: Workload) -> None:
 def test_killing_the_leader_of_the_input_partition(cluster, tmp_path) -> None:
     settings = KafkaSettings(bootstrap_servers=cluster.bootstrap)
     prefix = f"t{uuid.uuid4().hex[:10]}."
-    topics.apply(settings, prefix=prefix)
+    topic_admin.apply(settings, prefix=prefix)
     fleet = Fleet(settings, prefix, tmp_path).start()
     workload = Workload(EVENTS)
     victim: list[int] = []
@@ -102,7 +102,7 @@ def coordinated_by_one_node(cluster: LocalCluster) -> tuple[str, dict[str, str],
 def test_killing_the_coordinators_broker_mid_transaction(cluster, tmp_path) -> None:
     settings = KafkaSettings(bootstrap_servers=cluster.bootstrap)
     prefix, instances, node = coordinated_by_one_node(cluster)
-    topics.apply(settings, prefix=prefix)
+    topic_admin.apply(settings, prefix=prefix)
     fleet = Fleet(settings, prefix, tmp_path)
     for name in BATCH_SERVICES:
         fleet.add(name, instances[name]).wait_healthy(timeout=120)

@@ -8,7 +8,7 @@ import uuid
 import pytest
 from confluent_kafka.admin import AdminClient, ConfigResource
 
-from watchkeeper import topics
+from watchkeeper import topic_admin, topics
 from watchkeeper.cli import main as cli_main
 from watchkeeper.topics import TOPICS, TopicSpec
 
@@ -32,16 +32,16 @@ def bare_prefix(kafka_settings):
     """A prefix with no topics yet (the ``prefix`` fixture creates them); removed after."""
     value = f"a{uuid.uuid4().hex[:8]}."
     yield value
-    topics.delete_prefixed(kafka_settings, value)
+    topic_admin.delete_prefixed(kafka_settings, value)
 
 
 def test_apply_creates_then_changes_nothing(kafka_settings, bare_prefix) -> None:
     prefix = bare_prefix
-    first = topics.apply(kafka_settings, prefix=prefix)
+    first = topic_admin.apply(kafka_settings, prefix=prefix)
     assert sorted(c.topic for c in first if c.action == "created") == sorted(
         prefix + t.name for t in TOPICS
     )
-    second = topics.apply(kafka_settings, prefix=prefix)
+    second = topic_admin.apply(kafka_settings, prefix=prefix)
     assert {c.action for c in second} == {"unchanged"}
     assert (
         partitions(kafka_settings, prefix + "predictions") == topics.spec("predictions").partitions
@@ -52,17 +52,17 @@ def test_apply_creates_then_changes_nothing(kafka_settings, bare_prefix) -> None
 def test_apply_repairs_drift_and_grows_partitions(kafka_settings, bare_prefix) -> None:
     prefix = bare_prefix
     state = TopicSpec("state-log", partitions=1, compacted=True)
-    topics.apply(kafka_settings, [state], prefix=prefix)
+    topic_admin.apply(kafka_settings, [state], prefix=prefix)
     assert describe(kafka_settings, prefix + "state-log")["cleanup.policy"] == "compact"
 
     grown = TopicSpec("state-log", partitions=3, compacted=True, retention_ms=-1)
-    changes = {c.action: c for c in topics.apply(kafka_settings, [grown], prefix=prefix)}
+    changes = {c.action: c for c in topic_admin.apply(kafka_settings, [grown], prefix=prefix)}
     assert changes["partitions"].detail == "1 -> 3"
     assert changes["config"].detail == "retention.ms=-1"
     assert partitions(kafka_settings, prefix + "state-log") == 3
 
     shrunk = TopicSpec("state-log", partitions=2, compacted=True, retention_ms=-1)
-    changes = topics.apply(kafka_settings, [shrunk], prefix=prefix)
+    changes = topic_admin.apply(kafka_settings, [shrunk], prefix=prefix)
     assert [c.action for c in changes] == ["warning", "unchanged"]
     assert partitions(kafka_settings, prefix + "state-log") == 3  # never shrunk
 
@@ -79,9 +79,9 @@ def test_cli_apply_uses_the_environment(kafka_bootstrap, bare_prefix, monkeypatc
 
 def test_delete_prefixed_removes_that_prefix_and_nothing_else(kafka_settings) -> None:
     mine, other = f"d{uuid.uuid4().hex[:8]}.", f"e{uuid.uuid4().hex[:8]}."
-    topics.apply(kafka_settings, prefix=mine)
-    topics.apply(kafka_settings, prefix=other)
-    removed = topics.delete_prefixed(kafka_settings, mine)
+    topic_admin.apply(kafka_settings, prefix=mine)
+    topic_admin.apply(kafka_settings, prefix=other)
+    removed = topic_admin.delete_prefixed(kafka_settings, mine)
     assert sorted(removed) == sorted(mine + spec.name for spec in TOPICS)
     admin = AdminClient(kafka_settings.confluent())
     deadline = time.monotonic() + 30
@@ -89,6 +89,6 @@ def test_delete_prefixed_removes_that_prefix_and_nothing_else(kafka_settings) ->
         assert time.monotonic() < deadline, "deleted topics still listed after 30 s"
         time.sleep(0.2)
     assert sum(t.startswith(other) for t in admin.list_topics(timeout=10).topics) == len(TOPICS)
-    topics.delete_prefixed(kafka_settings, other)
+    topic_admin.delete_prefixed(kafka_settings, other)
     with pytest.raises(ValueError, match="every topic"):
-        topics.delete_prefixed(kafka_settings, "")
+        topic_admin.delete_prefixed(kafka_settings, "")

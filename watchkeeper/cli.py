@@ -16,9 +16,9 @@ from . import kafka_cli
 
 
 def _topics_apply(args: argparse.Namespace) -> int:
-    from . import topics
+    from . import topic_admin
 
-    for change in topics.apply(prefix=args.prefix):
+    for change in topic_admin.apply(prefix=args.prefix):
         print(change)
     return 0
 

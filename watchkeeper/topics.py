@@ -13,7 +13,6 @@ specs and the command line can read the declarations cheaply).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
 from .settings import topic_prefix
 
@@ -238,15 +237,3 @@ def spec(name: str) -> TopicSpec:
         if topic.name == name:
             return topic
     raise KeyError(f"no topic {name!r} in watchkeeper.topics.TOPICS")
-
-
-_ADMIN = ("Change", "apply", "delete_prefixed", "replication_factor")
-
-
-def __getattr__(name: str) -> Any:
-    # The operations live beside the declarations for their callers, loaded on first use.
-    if name in _ADMIN:
-        from . import topic_admin
-
-        return getattr(topic_admin, name)
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -63,7 +63,7 @@ def create_app(settings: ServiceSettings) -> faust.App:
         # Keyed records land where the batch engine (and the SDK) would put them: a
         # service that changes engine keeps each key on its partition.
         producer_partitioner=librdkafka_partitioner,
-        # Replaced in Service.run() by what the cluster can hold (see topics.replication_factor).
+        # Replaced in Service.run() by what the cluster holds (topic_admin.replication_factor).
         topic_replication_factor=1,
         topic_allow_declare=True,
         logging_config=logs.logging_config(settings.name, settings.log_level),

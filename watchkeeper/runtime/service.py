@@ -60,7 +60,7 @@ from typing import Any, NoReturn
 
 import faust
 
-from .. import topics as topic_registry
+from .. import topic_admin
 from ..codec import Codec, EventError
 from ..kit.routes import Route
 from ..kit.spec import Parts, ServiceSpec
@@ -178,9 +178,7 @@ class Service:
     def apply_topics(self) -> None:
         apply_topics_with_retry(self.settings)
         # Faust's own changelog topics get the same replication as ours.
-        self.app.conf.topic_replication_factor = topic_registry.replication_factor(
-            self.settings.kafka
-        )
+        self.app.conf.topic_replication_factor = topic_admin.replication_factor(self.settings.kafka)
 
     def run(self, routes: Sequence[Route] = ()) -> int:
         """Run until SIGTERM or SIGINT; return the process exit code."""

@@ -9,7 +9,7 @@ from typing import Any
 
 from confluent_kafka import KafkaException
 
-from .. import topics as topic_registry
+from .. import topic_admin
 from ..kit.routes import Route
 from ..settings import ServiceSettings, env_float
 from . import logs
@@ -27,7 +27,7 @@ def apply_topics_with_retry(
     delay = 0.5
     while True:
         try:
-            topic_registry.apply(settings.kafka, prefix=settings.prefix, timeout=10.0)
+            topic_admin.apply(settings.kafka, prefix=settings.prefix, timeout=10.0)
             return
         except KafkaException as exc:
             if time.monotonic() + delay > deadline or should_stop():
