@@ -234,3 +234,19 @@ def test_every_topic_a_spec_names_is_declared(name: str) -> None:
         assert topic in declared, f"{name}: {topic} is not in watchkeeper.topics.TOPICS"
     if spec.engine != "own":
         assert set(spec.input_schemas()) == set(spec.inputs)
+
+
+@pytest.mark.parametrize("name", services.NAMES)
+def test_help_lists_every_variable_the_config_reads(name: str) -> None:
+    """The spec's settings are what --help prints; the config module is what is read."""
+    import re
+
+    source = (ROOT / "services" / name / "config.py").read_text()
+    prefix = f"WK_{name.upper()}_"
+    read = set(re.findall(rf'"({prefix}[A-Z0-9_]+)"', source))
+    spec = services.spec(name)
+    listed = {s.name.split("[")[0] for s in spec.settings}
+    if spec.config_file is not None:
+        listed.add(spec.config_file.name)
+    assert read - listed == set(), f"{name} reads {sorted(read - listed)} but --help omits them"
+    assert listed - read == set(), f"{name}'s --help lists {sorted(listed - read)} it never reads"

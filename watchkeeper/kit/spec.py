@@ -14,7 +14,7 @@ the network.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Generic, Protocol, TypeVar
 
 from .routes import Route
@@ -68,7 +68,6 @@ class ServiceSpec(Generic[C]):
     config_file: Setting | None = None  # the variable naming that file
     settings: Sequence[Setting] = ()
     serve: Callable[[C], int] | None = None  # engine "own"
-    service_settings: Callable[[C], Any] = field(default=lambda config: config.service)
     doc: str = ""  # docs/services/<name>.md
     surface: str = ""  # what else it offers or talks to (HTTP routes, webhooks), for the docs
 

@@ -24,6 +24,18 @@ from ..yamlconf import ConfigFileError
 from . import logs
 
 EXIT_CONFIG = 2
+# What `watchkeeper[services]` adds to the SDK's install (pyproject.toml).
+SERVICES_EXTRA = {
+    "faust",
+    "mode",
+    "aiokafka",
+    "cramjam",
+    "river",
+    "httpx",
+    "aiohttp",
+    "yaml",
+    "pyarrow",
+}
 
 COMMON = (
     Setting("KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:9092", "the cluster"),
@@ -138,6 +150,8 @@ def run(spec: ServiceSpec) -> int:
     try:
         return _run(spec)
     except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] not in SERVICES_EXTRA:
+            raise  # a bug of ours, not a missing extra: keep its traceback
         # The SDK-only install lacks the services' libraries: say which extra brings them.
         print(
             f"{spec.name}: {exc}; the services need `pip install 'watchkeeper[services]'`",
@@ -165,7 +179,7 @@ def _run(spec: ServiceSpec) -> int:
         parts = spec.build(config, codec)
     except (ConfigFileError, ConfigError) as exc:
         return config_error(spec, exc)
-    settings = spec.service_settings(config)
+    settings = config.service
     if engine == "faust":
         from .service import TaskService
 
