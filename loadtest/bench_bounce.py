@@ -37,7 +37,8 @@ from watchkeeper import topic_admin
 from watchkeeper.devstack import print_restart
 from watchkeeper.devstack._offsets import end_offsets
 from watchkeeper.local_cluster import LocalCluster
-from watchkeeper.local_kafka import LocalKafka, ensure_jars, free_port
+from watchkeeper.local_kafka import LocalKafka, ensure_jars
+from watchkeeper.ports import free_port
 from watchkeeper.settings import KafkaSettings
 
 from .bounce import SERVICES, Fleet, Workload, bounce

@@ -45,7 +45,7 @@ from confluent_kafka import Producer
 
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import ServiceProcess, WebhookReceiver
-from watchkeeper.local_kafka import free_port
+from watchkeeper.ports import free_port
 from watchkeeper.settings import KafkaSettings
 
 from .harness import percentile, table, write_results

@@ -9,7 +9,7 @@ from __future__ import annotations
 from confluent_kafka import Producer
 
 from watchkeeper.codec import Codec
-from watchkeeper.local_kafka import free_port
+from watchkeeper.ports import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 

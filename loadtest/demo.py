@@ -30,7 +30,7 @@ from watchkeeper.devstack import (
     print_restart,
     scrape,
 )
-from watchkeeper.local_kafka import free_port
+from watchkeeper.ports import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 

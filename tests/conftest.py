@@ -22,7 +22,8 @@ from pathlib import Path
 import pytest
 
 from watchkeeper import topic_admin
-from watchkeeper.local_kafka import LocalKafka, free_port
+from watchkeeper.local_kafka import LocalKafka
+from watchkeeper.ports import free_port
 from watchkeeper.settings import KafkaSettings
 
 from .helpers import ServiceProcess

@@ -8,7 +8,7 @@ import asyncio
 import pytest
 from prometheus_client import REGISTRY
 
-from watchkeeper.local_kafka import free_port
+from watchkeeper.ports import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.sdk._buffer import Backlog
 from watchkeeper.settings import KafkaSettings

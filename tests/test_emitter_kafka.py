@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from watchkeeper.codec import Codec
-from watchkeeper.local_kafka import free_port
+from watchkeeper.ports import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 

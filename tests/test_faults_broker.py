@@ -15,7 +15,8 @@ import pytest
 from loadtest.bounce import PER_MODEL_OUTPUTS, SERVICES, Fleet, Workload, bounce
 from watchkeeper import topic_admin
 from watchkeeper.devstack import ServiceProcess, WebhookReceiver
-from watchkeeper.local_kafka import LocalKafka, free_port
+from watchkeeper.local_kafka import LocalKafka
+from watchkeeper.ports import free_port
 from watchkeeper.settings import KafkaSettings
 
 from .helpers import wait_for

@@ -9,7 +9,8 @@ from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, NewTopic
 
 from watchkeeper import kafka_cli, local_kafka
-from watchkeeper.local_kafka import LocalKafka, LocalKafkaError, free_port
+from watchkeeper.local_kafka import LocalKafka, LocalKafkaError
+from watchkeeper.ports import free_port
 
 from .conftest import SESSION_BROKERS
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from watchkeeper.devstack import Response
-from watchkeeper.local_kafka import free_port
+from watchkeeper.ports import free_port
 
 from .test_router_support import (
     Alerts,

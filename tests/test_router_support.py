@@ -21,7 +21,7 @@ from services.router.retry import RetryPolicy
 from services.router.routing_file import loads
 from watchkeeper.codec import Codec
 from watchkeeper.devstack import WebhookReceiver
-from watchkeeper.local_kafka import free_port
+from watchkeeper.ports import free_port
 from watchkeeper.runtime import compacted
 from watchkeeper.settings import KafkaSettings, ServiceSettings
 

@@ -9,7 +9,7 @@ import logging
 import pytest
 
 from watchkeeper.codec import EventError
-from watchkeeper.local_kafka import free_port
+from watchkeeper.ports import free_port
 from watchkeeper.runtime import Health, ServiceHTTP, dead_letter_headers
 from watchkeeper.runtime.logs import JsonFormatter
 from watchkeeper.settings import ConfigError, KafkaSettings, secret

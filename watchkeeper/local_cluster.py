@@ -18,7 +18,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .local_kafka import CLUSTER_TEMPLATE, LocalKafka, LocalKafkaError, free_port, new_cluster_id
+from .local_kafka import CLUSTER_TEMPLATE, LocalKafka, LocalKafkaError, new_cluster_id
+from .ports import free_port
 
 
 def java_string_hash(text: str) -> int:

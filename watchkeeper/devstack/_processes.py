@@ -11,7 +11,8 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
-from ..local_kafka import LocalKafka, ensure_jars, free_port
+from ..local_kafka import LocalKafka, ensure_jars
+from ..ports import free_port
 
 
 @contextlib.contextmanager

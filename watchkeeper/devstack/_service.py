@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .._paths import REPO_ROOT
-from ..local_kafka import free_port
+from ..ports import free_port
 from ._processes import http_json, scrape
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import logging
 import sys
 from importlib import metadata
@@ -156,6 +157,15 @@ def run(spec: ServiceSpec) -> int:
         print(
             f"{spec.name}: {exc}; the services need `pip install 'watchkeeper[services]'`",
             file=sys.stderr,
+        )
+        return 1
+    except OSError as exc:
+        if exc.errno != errno.EADDRINUSE:
+            raise
+        # Another process holds a port this one was told to listen on: a deployment
+        # error to name, not a bug to trace back.
+        logging.getLogger(spec.name).error(
+            "cannot listen: address already in use", extra={"error": str(exc)}
         )
         return 1
 
