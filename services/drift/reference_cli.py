@@ -48,7 +48,29 @@ def parser() -> argparse.ArgumentParser:
         "--replace", action="store_true", help="replace an existing reference (logged)"
     )
     result.add_argument("--list", action="store_true", help="list the references and exit")
+    result.add_argument(
+        "--from-registry",
+        metavar="MODEL:VERSION",
+        help="the version's registered training data (or MODEL@ALIAS), instead of --file",
+    )
+    result.add_argument("--registry", help="the registry's URL (WK_REGISTRY_URL)")
+    result.add_argument("--token", help="a read token for it (WK_REGISTRY_TOKEN)")
     return result
+
+
+def from_registry(args: argparse.Namespace) -> tuple[str, str, list[Path], str]:
+    """(model, version, files, source) of ``--from-registry``."""
+    from watchkeeper.clients import RegistryClient
+    from watchkeeper.settings import env_str
+
+    from .registry_source import training_files
+
+    url = args.registry or env_str("WK_REGISTRY_URL") or "http://127.0.0.1:8108"
+    token = args.token or env_str("WK_REGISTRY_TOKEN")
+    with RegistryClient(url, token) as client:
+        model, version, files = training_files(client, args.from_registry)
+    used = ", ".join(f"{f.dataset} ({f.uri})" for f in files)
+    return model, version, [f.path for f in files], f"registry: {model}:{version} trained on {used}"
 
 
 def main(argv: list[str]) -> int:
@@ -74,8 +96,19 @@ def main(argv: list[str]) -> int:
                 )
             )
         return 0
-    if not (args.model and args.version and args.file):
-        arguments.error("--model, --version and --file are required (or --list)")
+    files: list[Path] = []
+    if args.from_registry:
+        if args.file or args.model or args.version:
+            arguments.error("--from-registry names the model, version and data: drop the others")
+        try:
+            args.model, args.version, files, source = from_registry(args)
+        except ValueError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+    elif not (args.model and args.version and args.file):
+        arguments.error("--model, --version and --file are required (or --from-registry, --list)")
+    else:
+        files, source = [Path(args.file)], f"file: {args.file}"
     current = existing.get((args.model, args.version, None))
     if current is not None and not args.replace:
         print(
@@ -85,12 +118,12 @@ def main(argv: list[str]) -> int:
         )
         return 1
     try:
-        rows = rows_from_file(args.file)
+        rows = (row for path in files for row in rows_from_file(path))
         reference = build(
             args.model,
             args.version,
             rows,
-            source=f"file: {args.file}",
+            source=source,
             prediction_column=args.prediction_column,
             label_column=args.label_column,
             positive_label=args.positive_label,
@@ -100,7 +133,7 @@ def main(argv: list[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     if reference.rows == 0:
-        print(f"error: {args.file} has no rows", file=sys.stderr)
+        print(f"error: {', '.join(map(str, files))} has no rows", file=sys.stderr)
         return 1
     publish(settings, topic, reference)
     log.warning(

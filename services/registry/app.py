@@ -48,6 +48,7 @@ def build(config: RegistryConfig) -> ControlService:
         max_body=config.max_body,
         on_commit=committed,
         outbox=outbox,
+        batch_max=config.batch_max,
     )
     counts = StreamCounts(lineage, service.call_soon)
     service.feeds = [lineage_feed(config.service), predictions_feed(config.service, counts)]

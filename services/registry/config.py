@@ -83,6 +83,7 @@ class RegistryConfig:
     policy: permodel.PerModel[AliasPolicy]
     tokens: TokenTable
     max_body: int
+    batch_max: int = 500
 
     @classmethod
     def from_env(cls) -> RegistryConfig:
@@ -101,4 +102,5 @@ class RegistryConfig:
             policy=load_policy(path),
             tokens=TokenTable.parse(tokens, "WK_REGISTRY_API_TOKENS"),
             max_body=env_int("WK_REGISTRY_MAX_BODY_BYTES", 1 << 20),
+            batch_max=max(1, env_int("WK_REGISTRY_BATCH_MAX", 500)),
         )

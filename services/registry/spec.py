@@ -29,6 +29,7 @@ SPEC = ServiceSpec(
         Setting("WK_REGISTRY_API_TOKENS", "", "'<name> <read|write|admin> <token>; ...'"),
         Setting("WK_REGISTRY_API_TOKENS_FILE", "", "the same, from a file (a mounted secret)"),
         Setting("WK_REGISTRY_MAX_BODY_BYTES", "1048576", "larger bodies get 413"),
+        Setting("WK_REGISTRY_BATCH_MAX", "500", "commands per transaction at most"),
     ),
     doc="docs/services/registry.md",
 )

@@ -10,7 +10,8 @@ Impact runs from 1,000 random sources and datasets, then 20 times from each of t
 those that reach the most (the worst case); lineage(depth=3) from 1,000 random nodes of
 any kind (the same seeds every run). The goal (issue 12) is impact p99 < 50 ms.
 
-Writes ``loadtest/results/lineage.json``; ``run()`` returns the figures: impact_p50_ms,
+Part of ``make bench BENCH=registry`` (``bench_registry`` folds its figures into
+``loadtest/results/registry.json``); ``run()`` returns the figures: impact_p50_ms,
 impact_p99_ms, lineage_nodes (the graph's size), lineage_p99_ms, and more beside them.
 """
 
@@ -29,7 +30,7 @@ from services.registry.lineage.feed import (
 from services.registry.lineage.graph import LineageGraph
 from services.registry.lineage.ids import dataset_id, job_id
 
-from .harness import latency_table, percentile, write_results
+from .harness import latency_table, percentile
 
 DOMAINS = 50
 PER_DOMAIN = {
@@ -175,11 +176,8 @@ def run(kafka_bootstrap: str | None = None) -> dict[str, float]:
     worst = max(figures["impact_p99_ms"], figures["impact_hub_p99_ms"])
     verdict = "meets" if worst < 50 else "MISSES"
     print(f"impact p99 {worst:.2f} ms at worst: {verdict} the goal (< 50 ms at 100,000 nodes)")
-    print(f"-> {write_results('lineage', figures)}")
     return figures
 
-
-main = run
 
 if __name__ == "__main__":
     run()
