@@ -1,0 +1,1 @@
+"""The model registry (models, versions, aliases, datasets) and its MLflow interop."""
