@@ -13,7 +13,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-NAMES = ("counter", "slo", "cost", "quality", "drift", "fairness", "router")
+NAMES = ("counter", "slo", "cost", "quality", "drift", "fairness", "router", "registry")
 
 
 def spec(name: str) -> Any:

@@ -15,7 +15,7 @@ import pytest
 from confluent_kafka import Producer
 
 from services.router.app import Router
-from services.router.auth import AckLinks, TokenTable
+from services.router.auth import AckLinks, parse_tokens
 from services.router.config import RouterConfig
 from services.router.retry import RetryPolicy
 from services.router.routing_file import loads
@@ -171,7 +171,7 @@ class InProcess:
             ),
             retry=RetryPolicy(base_s=0.05, max_backoff_s=0.2, max_attempts=3),
             api_port=0,
-            api_tokens=TokenTable.parse(TOKEN_TABLE),
+            api_tokens=parse_tokens(TOKEN_TABLE),
             ack_links=AckLinks(LINK_SECRET.encode(), "http://127.0.0.1:1"),
             external_url="http://127.0.0.1:1",
             shutdown_timeout_s=2.0,

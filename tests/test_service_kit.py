@@ -26,6 +26,7 @@ WIRING = {
     "__main__",
     "router.app",
     "router.kafka_io",
+    "registry.app",
     "quality.gateview",
     "drift.reference_store",
     "drift.reference_cli",
@@ -37,6 +38,7 @@ SHIPPED = {
     "fairness": "deploy/fairness.yaml",
     "drift": "deploy/drift.yaml",
     "router": "deploy/router.yaml",
+    "registry": "deploy/registry.yaml",
 }
 # A guard in the child: any Python socket, or a Kafka client module, is a failure.
 NO_NETWORK = """
@@ -151,6 +153,7 @@ BAD_ENV = {
     "drift": "WK_DRIFT_MAX_PENDING",
     "fairness": "WK_FAIRNESS_GRACE_S",
     "router": "WK_ROUTER_MAX_IN_FLIGHT",
+    "registry": "WK_REGISTRY_MAX_BODY_BYTES",
 }
 
 

@@ -220,6 +220,26 @@ TOPICS: tuple[TopicSpec, ...] = (
         doc="router's open escalations (JSON, key: group key): the stage reached, acks.",
     ),
     TopicSpec(
+        "registry-history",
+        1,
+        -1,
+        doc="registry's events (JSON, key: entity id), kept forever: the history a restart "
+        "replays and every entity's audit trail.",
+    ),
+    TopicSpec(
+        "registry-state",
+        1,
+        compacted=True,
+        doc="registry's entities (JSON, key: entity id): models with their aliases, "
+        "versions, datasets, lineage jobs, prediction streams.",
+    ),
+    TopicSpec(
+        "lineage",
+        3,
+        7 * DAY_MS,
+        doc="OpenLineage run events (JSON, OpenLineage's Kafka transport), read by registry.",
+    ),
+    TopicSpec(
         "incidents",
         1,
         compacted=True,

@@ -121,15 +121,10 @@ class Api:
 
     def _guard(self, scope: str, handler: Any) -> Any:
         async def guarded(request: web.Request) -> web.StreamResponse:
-            header = request.headers.get("Authorization", "")
-            kind, _, presented = header.partition(" ")
-            if kind.lower() != "bearer" or not presented.strip():
-                return _error(401, "a bearer token is required", bearer=True)
-            token = self.tokens.authenticate(presented.strip())
-            if token is None:
-                return _error(401, "the token is not valid", bearer=True)
-            if not token.allows(scope):
-                return _error(403, f"this token lacks the {scope!r} scope")
+            token = self.tokens.check(request.headers.get("Authorization", ""), scope)
+            if isinstance(token, tuple):
+                status, reason = token
+                return _error(status, reason, bearer=status == 401)
             request[_TOKEN] = token
             return await handler(request)
 

@@ -1,26 +1,18 @@
-"""Who may call the router's API: bearer tokens with scopes, and signed acknowledge links.
+"""Who may call the router's API: bearer tokens with the router's scopes (the table
+itself is :mod:`watchkeeper.auth`, shared with the control plane), and signed acknowledge
+links.
 
-Tokens come from ``WK_ROUTER_API_TOKENS`` (or the file in ``WK_ROUTER_API_TOKENS_FILE``):
-entries separated by newlines or ``;``, each ``<name> <scopes> <token>`` with scopes
-comma-separated. The name is who acted (it goes into silences and incident timelines);
-the token itself is kept only as a SHA-256 digest, compared in constant time against
-every configured digest, and never logged, counted or echoed.
-
+Tokens come from ``WK_ROUTER_API_TOKENS`` (or the file in ``WK_ROUTER_API_TOKENS_FILE``).
 Scopes: ``read`` (list alerts, silences, escalations, incidents; health), ``ack``
 (acknowledge and resolve; implies read), ``admin`` (silences; implies every scope), and
 ``ingest`` (post Alertmanager webhooks; nothing else, so Alertmanager's credential cannot
 read or acknowledge anything).
 
->>> table = TokenTable.parse("alice ack 0123456789abcdef0123; ops admin fedcba9876543210fedc")
->>> table.authenticate("0123456789abcdef0123").name, table.authenticate("nope") is None
-('alice', True)
+>>> table = parse_tokens("alice ack 0123456789abcdef0123; ops admin fedcba9876543210fedc")
 >>> table.authenticate("0123456789abcdef0123").allows("admin")
 False
->>> TokenTable.parse("bob read short")
-Traceback (most recent call last):
-...
-watchkeeper.settings.ConfigError: WK_ROUTER_API_TOKENS entry 1 (bob): a token needs at \
-least 16 characters
+>>> sorted(table.authenticate("fedcba9876543210fedc").scopes)
+['ack', 'admin', 'ingest', 'read']
 """
 
 from __future__ import annotations
@@ -28,73 +20,17 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import re
-from dataclasses import dataclass, field
 from urllib.parse import quote
 
-from watchkeeper.settings import ConfigError
+from watchkeeper.auth import Scopes, Token, TokenTable
 
-SCOPES = ("read", "ack", "admin", "ingest")
-_IMPLIES = {
-    "read": {"read"},
-    "ack": {"read", "ack"},
-    "admin": set(SCOPES),
-    "ingest": {"ingest"},
-}
-MIN_TOKEN = 16
-_NAME = re.compile(r"^[A-Za-z0-9_.@-]{1,64}$")
+__all__ = ["ROUTER_SCOPES", "AckLinks", "Token", "TokenTable", "parse_tokens"]
+
+ROUTER_SCOPES = Scopes.of(read=(), ack=("read",), admin=("read", "ack", "ingest"), ingest=())
 
 
-@dataclass(frozen=True)
-class Token:
-    name: str
-    scopes: frozenset[str]
-    digest: bytes = field(repr=False)
-
-    def allows(self, scope: str) -> bool:
-        return scope in self.scopes
-
-
-@dataclass(frozen=True)
-class TokenTable:
-    tokens: tuple[Token, ...] = ()
-
-    def __len__(self) -> int:
-        return len(self.tokens)
-
-    @classmethod
-    def parse(cls, text: str | None, variable: str = "WK_ROUTER_API_TOKENS") -> TokenTable:
-        tokens: list[Token] = []
-        entries = [e.strip() for e in re.split(r"[;\n]", text or "") if e.strip()]
-        for number, entry in enumerate(entries, 1):
-            parts = entry.split()
-            name = parts[0] if parts and _NAME.match(parts[0]) else "?"
-            where = f"{variable} entry {number} ({name})"
-            if len(parts) != 3:
-                raise ConfigError(f"{where}: expected '<name> <scopes> <token>'")
-            scopes: set[str] = set()
-            for scope in parts[1].split(","):
-                if scope not in _IMPLIES:
-                    raise ConfigError(f"{where}: unknown scope {scope!r}; use {', '.join(SCOPES)}")
-                scopes |= _IMPLIES[scope]
-            if name == "?":
-                raise ConfigError(f"{where}: a name is letters, digits and _.@- only")
-            if len(parts[2]) < MIN_TOKEN:
-                raise ConfigError(f"{where}: a token needs at least {MIN_TOKEN} characters")
-            digest = hashlib.sha256(parts[2].encode()).digest()
-            if any(t.name == name for t in tokens):
-                raise ConfigError(f"{where}: the name {name!r} is used twice")
-            tokens.append(Token(name, frozenset(scopes), digest))
-        return cls(tuple(tokens))
-
-    def authenticate(self, presented: str) -> Token | None:
-        """The token's entry, comparing against every entry (no early exit)."""
-        digest = hashlib.sha256(presented.encode(errors="replace")).digest()
-        found = None
-        for token in self.tokens:
-            if hmac.compare_digest(digest, token.digest):
-                found = token
-        return found
+def parse_tokens(text: str | None, variable: str = "WK_ROUTER_API_TOKENS") -> TokenTable:
+    return TokenTable.parse(text, variable, ROUTER_SCOPES)
 
 
 class AckLinks:

@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 
 from watchkeeper.settings import ConfigError, ServiceSettings, env_float, env_int, env_str, secret
 
-from .auth import AckLinks, TokenTable
+from .auth import AckLinks, TokenTable, parse_tokens
 from .retry import RetryPolicy
 from .silences import DEFAULT_RETENTION_S
 
@@ -99,7 +99,7 @@ class RouterConfig:
             api_host=env_str("WK_ROUTER_API_HOST", "127.0.0.1") or "127.0.0.1",
             api_port=env_int("WK_ROUTER_API_PORT", DEFAULT_API_PORT),
             api_max_body_bytes=max_body,
-            api_tokens=TokenTable.parse(secret("WK_ROUTER_API_TOKENS")),
+            api_tokens=parse_tokens(secret("WK_ROUTER_API_TOKENS")),
             ack_links=links,
             silence_retention_s=env_float("WK_ROUTER_SILENCE_RETENTION_S", DEFAULT_RETENTION_S),
         )
