@@ -127,6 +127,13 @@ class Mlflow:
     def alias(self, name: str, alias: str, version: str) -> None:
         self._post("registered-models/alias", name=name, alias=alias, version=version)
 
+    def tag_version(self, name: str, version: str, key: str, value: str) -> None:
+        self._post("model-versions/set-tag", name=name, version=version, key=key, value=value)
+
+    def log_metric(self, run_id: str, key: str, value: float, step: int) -> None:
+        self._post("runs/log-metric", run_id=run_id, key=key, value=value,
+                   timestamp=1_700_000_000_000 + step, step=step)  # fmt: skip
+
     # -- reading ---------------------------------------------------------------------
 
     def state(self) -> dict:

@@ -1,31 +1,50 @@
-"""MLflow interop of the registry against real ``mlflow server`` processes (sqlite).
+"""MLflow interop of the registry: real ``mlflow server`` processes (sqlite) on one side,
+the real registry service (on the session's Kafka) on the other.
 
 Seed an MLflow server over its REST API, import it, import again (nothing changes), export
 our models to a fresh server and back to the source one, export again (nothing new), and
-read a re-import of the export; plus an unreachable server and a name we refuse.
-
-The registry side is ``registry_for_test``: today the in-memory stand-in of
-tests/registry_fake.py; once ``services/registry`` has landed it is the real service
-(``start_service("services.registry", prefix, ...)`` and its RegistryClient), and nothing
-else in this file changes.
+import the export into a second registry; plus an unreachable MLflow or registry, a name
+MLflow allows and we refuse, and a gated alias that a writer token may not force.
 """
 
 from __future__ import annotations
+
+import uuid
 
 import pytest
 
 from services.registry import mlflow_cli
 from services.registry.mlflow_sync import MlflowUnreachable, export_to, import_from
+from watchkeeper import topic_admin
 from watchkeeper.ports import free_port
 
 from .mlflow_support import Mlflow
-from .registry_fake import FakeRegistry
+from .registry_support import TOKENS, client, start_registry
+
+pytestmark = pytest.mark.kafka
 
 
 @pytest.fixture
-def registry_for_test():
-    """A fresh, empty registry per call."""
-    return FakeRegistry
+def registry_for_test(start_service, kafka_settings, tmp_path):
+    """Starts a fresh, empty registry service (topics of its own) per call; returns an
+    admin client, since importing a gated alias (champion) is a forced move."""
+    started = []
+
+    def new():
+        prefix = f"t{uuid.uuid4().hex[:10]}."
+        topic_admin.apply(kafka_settings, prefix=prefix)
+        folder = tmp_path / prefix.rstrip(".")
+        folder.mkdir()
+        service = start_registry(start_service, prefix, folder)
+        started.append((prefix, service))
+        rc = client(service, "admin")
+        rc.service = service
+        return rc
+
+    yield new
+    for prefix, service in started:
+        service.stop()
+        topic_admin.delete_prefixed(kafka_settings, prefix)
 
 
 def seed(url: str) -> None:
@@ -88,7 +107,7 @@ def test_import_then_import_again_changes_nothing(mlflow_servers, registry_for_t
     item, reason = summary.skipped[0]
     assert item == "model fraud detector"
     assert reason.startswith("registry refused it: 400 ")
-    assert [m["name"] for m in registry.list_models()["models"]] == ["churn", "fraud"]
+    assert sorted(m["name"] for m in registry.list_models()["models"]) == ["churn", "fraud"]
     churn = registry.get_model("churn")
     assert (churn["description"], churn["owner_team"], churn["tags"], churn["aliases"]) == (
         "Churn classifier",
@@ -140,8 +159,11 @@ def test_import_then_import_again_changes_nothing(mlflow_servers, registry_for_t
         {"precision": 0.92, "recall": 0.65},
     )
     assert registry.get_model("fraud")["aliases"] == {"champion": "1"}
-    alias_event = registry.history("model", "churn")["events"][-1]
-    assert (alias_event["reason"], alias_event["event"]) == ("imported from mlflow", "alias_set")
+    moves = [e for e in registry.history("model", "churn")["events"] if e["type"] == "alias.set"]
+    assert [(e["data"]["alias"], e["data"]["forced"], e["audit"]["reason"]) for e in moves] == [
+        ("challenger", False, "imported from mlflow"),  # not gated: force changes nothing
+        ("champion", True, "imported from mlflow"),
+    ]
 
     before = histories(registry, {"churn": ["1", "2", "3"], "fraud": ["1"]})
     again = import_from(url, registry)
@@ -150,9 +172,20 @@ def test_import_then_import_again_changes_nothing(mlflow_servers, registry_for_t
     assert [item for item, _ in again.skipped] == ["model fraud detector"]
     assert histories(registry, {"churn": ["1", "2", "3"], "fraud": ["1"]}) == before
 
+    # What MLflow changed since: a version's tag and a newer metric of its run.
+    mlflow = Mlflow(url)
+    mlflow.tag_version("churn", "2", "reviewed", "yes")
+    mlflow.log_metric(seeded["churn"]["versions"]["2"]["run_id"], "auc", 0.83, step=5)
+    third = import_from(url, registry)
+    assert (third.created, third.updated) == ([], ["version churn:2 (metrics, tags)"])
+    churn2 = registry.get_version("churn", "2")
+    assert (churn2["tags"], churn2["metrics"]) == ({"reviewed": "yes"}, {"auc": 0.83})
+    assert import_from(url, registry).changes == 0
+
 
 def add_native_model(registry) -> None:
     """A model born in our registry: version strings MLflow could not have made."""
+    registry.register_dataset("clicks", "3", uri="s3://data/clicks/3")
     registry.create_model(
         "ranker", description="Search ranker", owner_team="search", tags={"tier": "1"}
     )
@@ -227,6 +260,17 @@ def test_export_round_trips_and_exporting_again_creates_nothing(mlflow_servers, 
     assert Mlflow(target).state() == held
     assert Mlflow(target).run_count() == runs == 6
 
+    # Our metrics and tags move on; the next export brings MLflow along, once.
+    registry.update_version("ranker", "2024.06.1", metrics={"ndcg": 0.44}, tags={"ab": "on"})
+    moved = export_to(target, registry)
+    assert (moved.created, moved.updated) == (
+        [],
+        ["version ranker:2024.06.1 (tag ab, metric ndcg)"],
+    )
+    june = Mlflow(target).state()["ranker"]["versions"][by_ours["ranker"]["2024.06.1"][0]]
+    assert (june["tags"]["ab"], june["run"]["metrics"]) == ("on", {"ndcg": 0.44})
+    assert export_to(target, registry).changes == 0
+
     # Back to the server it came from: only the native model is new there.
     back = export_to(source, registry)
     assert [c for c in back.created if not c.startswith("run ")] == [
@@ -241,6 +285,7 @@ def test_export_round_trips_and_exporting_again_creates_nothing(mlflow_servers, 
 
     # And the export reads back as what we had (the runs are the target's own).
     mirror = registry_for_test()
+    mirror.register_dataset("clicks", "3", uri="s3://data/clicks/3")
     assert import_from(target, mirror).skipped == []
     for model in ("churn", "fraud", "ranker"):
         for ours in registry.list_versions(model)["versions"]:
@@ -254,11 +299,13 @@ def test_export_round_trips_and_exporting_again_creates_nothing(mlflow_servers, 
                 "flavor",
                 "training_datasets",
             ):
-                assert theirs[field] == ours[field], (model, ours["version"], field)
+                # A field never sent is absent, as the registry keeps what it was given.
+                got, want = theirs.get(field) or None, ours.get(field) or None
+                assert got == want, (model, ours["version"], field)
         assert mirror.get_model(model)["aliases"] == registry.get_model(model)["aliases"]
 
 
-def test_unreachable_mlflow_is_a_clear_error(registry_for_test, monkeypatch, capsys):
+def test_unreachable_mlflow_is_a_clear_error(registry_for_test, capsys):
     url = f"http://127.0.0.1:{free_port()}"  # nothing listens there
     registry = registry_for_test()
     with pytest.raises(MlflowUnreachable, match=f"mlflow at {url} is unreachable"):
@@ -266,29 +313,62 @@ def test_unreachable_mlflow_is_a_clear_error(registry_for_test, monkeypatch, cap
     with pytest.raises(MlflowUnreachable):
         export_to(url, registry)
 
-    monkeypatch.setattr(mlflow_cli, "registry_client", lambda u, t: registry)
+    where = ["--registry", registry.service.url, "--token", TOKENS["admin"]]
     for verb in (mlflow_cli.cli_import, mlflow_cli.cli_export):
-        assert verb([url, "--registry", "http://127.0.0.1:1", "--token", "t"]) == 1
+        assert verb([url, *where]) == 1
         err = capsys.readouterr().err
         assert err.startswith(f"error: mlflow at {url} is unreachable: ConnectError")
         assert "Traceback" not in err
-    monkeypatch.delenv("WK_REGISTRY_URL", raising=False)
+
+
+def test_cli_summary_scopes_and_an_unreachable_registry(
+    mlflow_servers, registry_for_test, monkeypatch, capsys
+):
+    url = mlflow_servers.new()
+    mlflow = Mlflow(url)
+    mlflow.model("solo", "one model")
+    assert mlflow.version("solo", "s3://models/solo/1") == "1"
+    mlflow.alias("solo", "champion", "1")
+    registry = registry_for_test()
+    monkeypatch.setenv("WK_REGISTRY_URL", registry.service.url)
+
+    # A writer may import, but not force the gated champion: reported, not a failure.
+    monkeypatch.setenv("WK_REGISTRY_TOKEN", TOKENS["writer"])
+    assert mlflow_cli.main(["import-mlflow", url]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "import: 2 created, 0 updated, 0 unchanged, 1 skipped",
+        "  created model solo",
+        "  created version solo:1",
+        "  skipped alias solo@champion: registry refused it: 403 forcing a gated alias move "
+        "needs the admin scope",
+    ]
+    monkeypatch.setenv("WK_REGISTRY_TOKEN", TOKENS["admin"])
+    assert mlflow_cli.main(["import-mlflow", url]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "import: 1 created, 0 updated, 2 unchanged, 0 skipped",
+        "  created alias solo@champion -> 1",
+    ]
+    assert mlflow_cli.main(["export-mlflow", url]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        "export: 0 created, 0 updated, 3 unchanged, 0 skipped",
+    ]
+
+    # A reader reads: with nothing new that is a clean no-op; with something new, its
+    # first write is refused as a whole (exit 1, the registry's reason, no traceback).
+    assert mlflow_cli.cli_import([url, "--token", TOKENS["reader"]]) == 0
+    assert capsys.readouterr().out.startswith("import: 0 created, 0 updated, 3 unchanged")
+    mlflow.model("duo")
+    assert mlflow_cli.cli_import([url, "--token", TOKENS["reader"]]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: registry at {registry.service.url}: 403")
+    assert "Traceback" not in err
+
+    gone = f"http://127.0.0.1:{free_port()}"
+    assert mlflow_cli.cli_import([url, "--registry", gone]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: registry at {gone}: 503")
+    assert "unreachable" in err and "Traceback" not in err
+
+    monkeypatch.delenv("WK_REGISTRY_URL")
     assert mlflow_cli.cli_import([url]) == 2
     assert "needs --registry URL or WK_REGISTRY_URL" in capsys.readouterr().err
-
-
-def test_cli_prints_the_summary(mlflow_servers, registry_for_test, monkeypatch, capsys):
-    url = mlflow_servers.new()
-    Mlflow(url).model("solo", "one model")
-    registry = registry_for_test()
-    monkeypatch.setattr(mlflow_cli, "registry_client", lambda u, t: registry)
-    monkeypatch.setenv("WK_REGISTRY_URL", "http://127.0.0.1:1")
-    assert mlflow_cli.main(["import-mlflow", url]) == 0
-    assert capsys.readouterr().out.splitlines() == [
-        "import: 1 created, 0 updated, 0 unchanged, 0 skipped",
-        "  created model solo",
-    ]
-    assert mlflow_cli.main(["import-mlflow", url]) == 0
-    assert capsys.readouterr().out.splitlines() == [
-        "import: 0 created, 0 updated, 1 unchanged, 0 skipped",
-    ]

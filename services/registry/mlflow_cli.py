@@ -39,7 +39,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def registry_client(url: str, token: str) -> Any:
     """The registry's Python client (a seam: tests may hand in another object)."""
-    from services.registry.client import RegistryClient
+    from watchkeeper.clients import RegistryClient
 
     return RegistryClient(url, token)
 

@@ -13,6 +13,7 @@ reuses the run. Nothing is deleted in MLflow; aliases are set or moved, never re
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 from .mlflow_mapping import (
@@ -128,7 +129,7 @@ class _Exporter:
         """MLflow's number for our version ``ours``, creating the version if it has none."""
         found = _find(ours, existing)
         if found is not None:
-            self._update_version_tags(found, mlflow_tags_of_version(ours) if _tagged(found) else {})
+            self._update_version(model, found, ours if _tagged(found) else None)
             return str(found["version"])
         run = self._run(model, ours)
         created = self.mlflow.post(
@@ -146,45 +147,64 @@ class _Exporter:
         )
         return str(created["version"])
 
-    def _update_version_tags(self, theirs: dict, tags: dict[str, str]) -> None:
-        have = tag_dict(theirs.get("tags"))
-        keys = sorted(k for k, v in tags.items() if have.get(k) != v)
-        for key in keys:
-            self.mlflow.post(
-                "model-versions/set-tag",
-                name=theirs["name"],
-                version=theirs["version"],
-                key=key,
-                value=tags[key],
-            )
-        item = f"version {theirs['name']}:{tags.get(VERSION_TAG, theirs['version'])}"
-        if keys:
-            self.summary.updated.append(f"{item} (tags {', '.join(keys)})")
+    def _update_version(self, model: str, theirs: dict, ours: dict | None) -> None:
+        """Bring an exported version up to date: its tags, and its run's metrics and
+        params (ours change after registration: tags merged, metrics updated). A version
+        imported from this server (``ours`` None here) is MLflow's own: left alone."""
+        changed = []
+        if ours is not None:
+            tags = mlflow_tags_of_version(ours)
+            have = tag_dict(theirs.get("tags"))
+            for key in sorted(k for k, v in tags.items() if have.get(k) != v):
+                self.mlflow.post(
+                    "model-versions/set-tag",
+                    name=model,
+                    version=theirs["version"],
+                    key=key,
+                    value=tags[key],
+                )
+                changed.append(f"tag {key}")
+            run = self._find_run(model, ours["version"])
+            if run is not None:
+                changed += self._sync_run(run, ours, at_ms=int(time.time() * 1000))
+        item = f"version {model}:{ours['version'] if ours else theirs['version']}"
+        if changed:
+            self.summary.updated.append(f"{item} ({', '.join(changed)})")
         else:
             self.summary.unchanged += 1
 
-    def _run(self, model: str, ours: dict) -> dict:
-        """The run holding ``ours``' params and metrics: found by its tags, else created."""
-        version = ours["version"]
+    def _find_run(self, model: str, version: str) -> dict | None:
         found = self.mlflow.search_runs(
             self.experiment_id,
             f"tags.`{MODEL_TAG}` = {quote(model)} and tags.`{VERSION_TAG}` = {quote(version)}",
         )
-        params = {k: str(v) for k, v in (ours.get("params") or {}).items()}
-        metrics = {k: float(v) for k, v in (ours.get("metrics") or {}).items()}
+        return found[0] if found else None
+
+    def _sync_run(self, run: dict, ours: dict, at_ms: int) -> list[str]:
+        """Log the params the run lacks and the metrics whose value differs (an export
+        cut short, or metrics updated since); what was sent, as words for the summary."""
+        data = run.get("data", {})
+        have_params = tag_dict(data.get("params"))
+        have_metrics = {m["key"]: float(m["value"]) for m in data.get("metrics", [])}
+        params = {k: str(v) for k, v in (ours.get("params") or {}).items() if k not in have_params}
+        metrics = {
+            k: float(v)
+            for k, v in (ours.get("metrics") or {}).items()
+            if have_metrics.get(k) != float(v)
+        }
+        if not (params or metrics):
+            return []
+        self.mlflow.log_batch(run["info"]["run_id"], params, metrics, at_ms)
+        return [f"param {k}" for k in sorted(params)] + [f"metric {k}" for k in sorted(metrics)]
+
+    def _run(self, model: str, ours: dict) -> dict:
+        """The run holding ``ours``' params and metrics: found by its tags, else created."""
+        version = ours["version"]
         at_ms = int(ours.get("created_at_ms") or 0)
-        if found:
-            run = found[0]
-            # A run left by an export cut short may lack some of them; MLflow takes an
-            # identical param again, so only what is missing is sent.
-            data = run.get("data", {})
-            have_params = tag_dict(data.get("params"))
-            have_metrics = {m["key"]: m["value"] for m in data.get("metrics", [])}
-            missing_params = {k: v for k, v in params.items() if k not in have_params}
-            missing_metrics = {k: v for k, v in metrics.items() if k not in have_metrics}
-            if missing_params or missing_metrics:
-                self.mlflow.log_batch(run["info"]["run_id"], missing_params, missing_metrics, at_ms)
-            return run
+        found = self._find_run(model, version)
+        if found is not None:
+            self._sync_run(found, ours, at_ms)
+            return found
         tags = {MODEL_TAG: model, VERSION_TAG: version}
         if ours.get("code_commit"):
             tags[GIT_COMMIT_TAG] = ours["code_commit"]
@@ -196,6 +216,8 @@ class _Exporter:
             tags=tag_list(tags),
         )["run"]
         run_id = run["info"]["run_id"]
+        params = {k: str(v) for k, v in (ours.get("params") or {}).items()}
+        metrics = {k: float(v) for k, v in (ours.get("metrics") or {}).items()}
         self.mlflow.log_batch(run_id, params, metrics, at_ms)
         self.mlflow.post("runs/update", run_id=run_id, status="FINISHED", end_time=at_ms)
         self.summary.created.append(f"run {model}:{version} ({run_id})")

@@ -2,10 +2,11 @@
 metrics of each version's run) and aliases.
 
 Idempotent by comparing before writing: a model that exists is updated only where MLflow
-says something ours does not; a version that exists is left alone when it matches and
-reported (never overwritten: our versions are immutable) when it does not; an alias is
-moved only when it points elsewhere. Every write carries an idempotency key made from its
-content, so a retry after a lost answer is a no-op at the registry too.
+says something ours does not; a version that exists gets MLflow's newer tags, metrics,
+status or description, and is reported and left alone when what is fixed at registration
+(artifact, run, params, ...) differs; an alias is moved only when it points elsewhere.
+Every write carries an idempotency key made from its content (and, for updates, the entity
+version it was read at), so a retry after a lost answer is a no-op at the registry too.
 """
 
 from __future__ import annotations
@@ -27,19 +28,18 @@ from .mlflow_mapping import (
     reason_of,
     refused,
     status_from_mlflow,
+    status_of,
     write,
 )
 from .mlflow_rest import MlflowRest, tag_dict
 
-# The fields of a version that the import sets, and so compares on a second run.
-COMPARED = (
+# The fields of a version fixed at registration: one that differs from MLflow's is a
+# different version, reported and left alone. Tags, metrics, status and description may
+# change afterwards (update_version), and the import brings MLflow's changes to them.
+FIXED = (
     "artifact_uri",
     "run_id",
     "params",
-    "metrics",
-    "tags",
-    "status",
-    "description",
     "flavor",
     "code_commit",
     "training_datasets",
@@ -119,7 +119,10 @@ def _update_model(
         summary.unchanged += 1
         return
     name = ours["name"]
-    write(registry.update_model, idempotency_key("update_model", name, changes), name, **changes)
+    # The entity version in the key: the same change made again after someone else's is
+    # a new write, not a replay of the first.
+    key = idempotency_key("update_model", name, ours.get("entity_version"), changes)
+    write(registry.update_model, key, name, **changes)
     summary.updated.append(f"model {name} ({', '.join(sorted(changes))})")
 
 
@@ -181,6 +184,9 @@ def _import_version(
     wanted = version_fields(mlflow, model_version, summary)
     version = wanted["version"]
     item = f"version {model}:{version}"
+    wanted["training_datasets"] = _known_datasets(
+        registry, wanted["training_datasets"], item, summary
+    )
     existing = get_or_none(registry.get_version, model, version)
     if existing is None:
         fields = {k: v for k, v in wanted.items() if k != "version"}
@@ -197,16 +203,68 @@ def _import_version(
     if existing.get("deleted"):
         summary.skip(item, "deleted in the registry; not brought back")
         return None
-    differs = [f for f in COMPARED if _normal(f, existing.get(f)) != _normal(f, wanted[f])]
+    differs = [f for f in FIXED if _normal(f, existing.get(f)) != _normal(f, wanted[f])]
     if differs:
         summary.skip(
             item,
             f"exists with other {', '.join(differs)} than mlflow version "
-            f"{model_version['version']} (versions are immutable; left as they are)",
+            f"{model_version['version']} (fixed at registration; left as it is)",
         )
         return None
-    summary.unchanged += 1
+    changes = _version_changes(existing, wanted)
+    if not changes:
+        summary.unchanged += 1
+        return version
+    key = idempotency_key("update_version", model, version, existing.get("entity_version"), changes)
+    try:
+        write(registry.update_version, key, model, version, **changes)
+    except Exception as exc:
+        if not refused(exc):
+            raise
+        summary.skip(item, reason_of(exc))
+        return version  # the version itself is ours and matches: aliases may name it
+    summary.updated.append(f"{item} ({', '.join(sorted(changes))})")
     return version
+
+
+def _version_changes(existing: dict, wanted: dict) -> dict[str, Any]:
+    """What MLflow says of a version that ours lacks, among what a version may change:
+    tags and metrics (merged, so only the differing keys), status, a description.
+
+    >>> _version_changes({"tags": {"a": "1"}, "metrics": {"auc": 0.8}, "status": "ready"},
+    ...                  {"tags": {"a": "1", "b": "2"}, "metrics": {"auc": 0.8},
+    ...                   "status": "ready", "description": ""})
+    {'tags': {'b': '2'}}
+    """
+    changes: dict[str, Any] = {}
+    tags = existing.get("tags") or {}
+    new_tags = {k: v for k, v in wanted["tags"].items() if tags.get(k) != v}
+    if new_tags:
+        changes["tags"] = new_tags
+    metrics = {k: float(v) for k, v in (existing.get("metrics") or {}).items()}
+    new_metrics = {k: v for k, v in wanted["metrics"].items() if metrics.get(k) != v}
+    if new_metrics:
+        changes["metrics"] = new_metrics
+    if wanted["status"] != (existing.get("status") or "ready"):
+        changes["status"] = wanted["status"]
+    if wanted["description"] and wanted["description"] != (existing.get("description") or ""):
+        changes["description"] = wanted["description"]
+    return changes
+
+
+def _known_datasets(registry: Any, refs: list[dict], item: str, summary: Summary) -> list[dict]:
+    """The refs the registry has datasets for: it refuses a version naming any other, and
+    a tag is no ground for registering a dataset (no uri, hash or schema)."""
+    known = []
+    for ref in refs:
+        if get_or_none(registry.get_dataset, ref["name"], ref["version"]) is None:
+            summary.skip(
+                f"training dataset {ref['name']}:{ref['version']} of {item}",
+                "not registered here; the version is imported without it",
+            )
+        else:
+            known.append(ref)
+    return known
 
 
 def _normal(field: str, value: Any) -> Any:
@@ -223,7 +281,8 @@ def _normal(field: str, value: Any) -> Any:
 def _import_aliases(
     registry: Any, model: str, aliases: list[dict], numbers: dict[str, str], summary: Summary
 ) -> None:
-    current = (get_or_none(registry.get_model, model) or {}).get("aliases") or {}
+    ours = get_or_none(registry.get_model, model) or {}
+    current = ours.get("aliases") or {}
     for entry in sorted(aliases, key=lambda a: a["alias"]):
         alias, number = entry["alias"], str(entry["version"])
         item = f"alias {model}@{alias}"
@@ -235,7 +294,9 @@ def _import_aliases(
             summary.unchanged += 1
             continue
         # Imported aliases are not gated: MLflow already decided where they point.
-        key = idempotency_key("set_alias", model, alias, version)
+        key = idempotency_key(
+            "set_alias", model, alias, version, current.get(alias), ours.get("entity_version")
+        )
         try:
             write(
                 registry.set_alias,
@@ -247,7 +308,9 @@ def _import_aliases(
                 force=True,
             )
         except Exception as exc:
-            if not refused(exc):
+            # 403: forcing a gated alias (champion) needs the admin scope; the rest of
+            # the import still stands, so it is reported like any other refusal.
+            if not refused(exc) and status_of(exc) != 403:
                 raise
             summary.skip(item, reason_of(exc))
             continue
