@@ -27,6 +27,7 @@ WIRING = {
     "router.app",
     "router.kafka_io",
     "registry.app",
+    "registry.feeds",
     "quality.gateview",
     "drift.reference_store",
     "drift.reference_cli",

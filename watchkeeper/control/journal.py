@@ -69,6 +69,7 @@ class Journal:
     def append(
         self,
         events: Iterable[tuple[Event, Entity]],
+        outbox: Iterable[tuple[str, bytes | None, bytes]] = (),
         offsets: list[Any] | None = None,
         group_metadata: Any = None,
     ) -> None:
@@ -80,6 +81,8 @@ class Journal:
             key = event.entity_id.encode()
             tx.produce(self.history_topic, event.to_json(), key)
             tx.produce(self.state_topic, entity.to_json(), key)
+        for topic, key_, value in outbox:  # what the batch tells other systems, with it
+            tx.produce(self.settings.topic(topic), value, key_)
         try:
             tx.commit(offsets or [], group_metadata)
         except Aborted as exc:

@@ -59,6 +59,9 @@ BATCH = Histogram(
 EVENTS = Gauge("wk_control_events", "Events in the replayed and written history.", ["service"])
 
 
+Outgoing = tuple[str, bytes | None, bytes]  # (logical topic, key, value), sent with the batch
+
+
 class Feed(Protocol):
     """A source of commands besides the API (a topic consumed on a thread of its own)."""
 
@@ -80,6 +83,7 @@ class ControlService:
         max_body: int = 1 << 20,
         feeds: Iterable[Feed] = (),
         on_commit: Callable[[Event, Entity], None] | None = None,
+        outbox: Callable[[Event], Iterable[Outgoing]] | None = None,
         batch_max: int = 500,
     ) -> None:
         self.settings = settings
@@ -90,6 +94,7 @@ class ControlService:
         self.journal = Journal(settings, history_topic, state_topic, self.watchdog)
         self.api = Api(self.name, version, operations(self), tokens, max_body, self.health.report)
         self.feeds = list(feeds)
+        self.outbox = outbox
         self.batch_max = batch_max
         self.replayed_s = 0.0
         self._io = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-journal")
@@ -114,6 +119,11 @@ class ControlService:
         assert self._loop is not None
         return asyncio.run_coroutine_threadsafe(self.submit(command), self._loop).result(timeout_s)
 
+    def call_soon(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` on the service's loop (state is only touched there)."""
+        assert self._loop is not None
+        self._loop.call_soon_threadsafe(callback)
+
     async def _writer(self) -> None:
         assert self._queue is not None
         loop = asyncio.get_running_loop()
@@ -132,8 +142,13 @@ class ControlService:
                     log.exception("deciding a command failed", extra={"command": command.name})
                     outcomes.append((future, Rejected(500, f"internal error (logged): {exc}")))
             if overlay.folded:
+                outgoing = (
+                    [r for e in overlay.events for r in self.outbox(e)] if self.outbox else []
+                )
                 try:
-                    await loop.run_in_executor(self._io, self.journal.append, overlay.folded)
+                    await loop.run_in_executor(
+                        self._io, self.journal.append, overlay.folded, outgoing
+                    )
                 except Unavailable as exc:
                     why = Rejected(503, f"{exc}; retry with the same Idempotency-Key")
                     outcomes = [(f, why if isinstance(o, Answer) else o) for f, o in outcomes]

@@ -1,0 +1,78 @@
+"""The registry's lineage graph, kept from committed events (so a restart's replay
+rebuilds it) and from the prediction streams' live counts, and the OpenLineage events
+the registry sends for its own acts.
+
+>>> from watchkeeper.control import Audit, Entity, Event
+>>> view = Lineage()
+>>> audit = Audit("alice", 1_700_000_000_000, "", "x", "k")
+>>> def fact(kind, key, type_, data):
+...     view.committed(Event(kind, key, 1, type_, data, audit), Entity(kind, key, 1, data))
+>>> fact("dataset", "tx:1", "dataset.registered", {"name": "tx", "version": "1",
+...                                                "source": "postgres://db/ledger"})
+>>> fact("version", "fraud:2", "version.registered", {"model": "fraud", "version": "2",
+...      "training_datasets": [{"name": "tx", "version": "1"}]})
+>>> view.observe("fraud", "2", 50, 1_700_000_001_000)
+>>> impact = view.graph.impact("dataset:watchkeeper:tx", now_ms=1_700_000_001_000)
+>>> impact["versions"], [s["id"] for s in impact["streams"]]
+(['version:fraud:2'], ['stream:fraud:2'])
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from watchkeeper.control import Entity, Event
+
+from .lineage import emit, feed, openlineage
+from .lineage.graph import LineageGraph
+
+
+class Lineage:
+    def __init__(self) -> None:
+        self.graph = LineageGraph()
+
+    def committed(self, event: Event, entity: Entity) -> None:
+        data = event.data
+        if event.type == "dataset.registered":
+            feed.dataset_registered(
+                self.graph, data["name"], data["version"], data.get("source", "")
+            )
+        elif event.type == "version.registered":
+            feed.version_registered(
+                self.graph,
+                data["model"],
+                data["version"],
+                data.get("training_datasets", []),
+                data.get("evaluation_datasets", []),
+            )
+        elif event.type == "alias.set":
+            feed.alias_moved(self.graph, event.key, data["alias"], data["version"])
+        elif event.type == "alias.deleted":
+            feed.alias_moved(self.graph, event.key, data["alias"], None)
+        elif event.type == "lineage.received":
+            openlineage.apply_event(self.graph, data["event"])
+        elif event.type == "stream.seen":
+            # The stream exists and was seen then; its rate comes from live counts only.
+            feed.stream_seen(self.graph, data["model"], data["version"], 0, data["last_seen_ms"])
+
+    def observe(self, model: str, version: str, count: int, now_ms: int) -> None:
+        feed.stream_seen(self.graph, model, version, count, now_ms)
+
+    def outbox(self, event: Event) -> list[dict[str, Any]]:
+        """The OpenLineage events of a committed registry act (sent in its transaction)."""
+        data, at = event.data, event.audit.at_ms
+        if event.type == "version.registered":
+            return emit.version_registered_events(
+                data["model"],
+                data["version"],
+                data.get("training_datasets", []),
+                data.get("evaluation_datasets", []),
+                at,
+            )
+        if event.type == "alias.set":
+            return emit.alias_moved_events(event.key, data["alias"], data["version"], at)
+        if event.type == "dataset.registered":
+            return emit.dataset_registered_events(
+                data["name"], data["version"], data.get("source", ""), at
+            )
+        return []
