@@ -42,8 +42,11 @@ topics: $(STAMP)
 
 # The test session starts its own broker on free ports (or uses KAFKA_BOOTSTRAP_SERVERS)
 # and stops it afterwards; fetching the jars first keeps that out of the test timeouts.
+# Likewise the registry's MLflow tests: mlflow goes into .cache/mlflow-<version> (its own
+# venv, once; a stamp makes the step a no-op after that) before pytest starts.
 test: $(STAMP)
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(PY) -m watchkeeper kafka jars; fi
+	$(PY) -m watchkeeper.devstack.mlflow_server install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)

@@ -121,3 +121,12 @@ def start_service(kafka_bootstrap: str, tmp_path: Path):
     yield start
     for service in started:
         service.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_servers(tmp_path_factory):
+    """Fresh real ``mlflow server`` processes on demand (``.new()`` -> URL); see
+    tests/mlflow_support.py. Imported lazily: most tests never start one."""
+    from .mlflow_support import mlflow_servers_for_session
+
+    yield from mlflow_servers_for_session(tmp_path_factory)
