@@ -1,7 +1,9 @@
 """``make demo``: a model gets slow and starts failing; the right person is told, once.
 
-Starts (or reuses) Kafka, the ``slo``, ``router``, ``cost`` and ``quality`` services, an
-on-call webhook receiver and a traffic simulator playing two models for about a minute.
+Starts (or reuses) Kafka, the ``slo``, ``router``, ``cost``, ``quality`` and ``registry``
+services, an on-call webhook receiver and a traffic simulator playing two models for about
+a minute. The models are registered first (training data, lineage, champion alias); the
+summary ends with the impact of their raw source changing, live streams included.
 Midway one version degrades (latency x20, 15 % errors), then recovers.
 
 A live line per second shows throughput and p99 per model, the fraud model's spend against
@@ -34,6 +36,7 @@ from watchkeeper.ports import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
+from . import demo_registry
 from .simulator import Degradation, ModelProfile, Simulator
 
 HEALTHY_S, DEGRADED_S, RECOVERY_S = 20.0, 20.0, 25.0
@@ -108,11 +111,12 @@ class Stack:
     router: ServiceProcess
     cost: ServiceProcess
     quality: ServiceProcess
+    registry: ServiceProcess
     receiver: WebhookReceiver
 
     @property
     def services(self) -> list[ServiceProcess]:
-        return [self.slo, self.router, self.cost, self.quality]
+        return [self.slo, self.router, self.cost, self.quality, self.registry]
 
     def gate(self) -> dict:
         try:
@@ -169,6 +173,11 @@ def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> 
             },
             tmp / "quality.log",
         ),
+        registry=supervised(
+            "services.registry",
+            {**env, "WK_REGISTRY_API_TOKENS": demo_registry.TOKENS},
+            tmp / "registry.log",
+        ),
         receiver=receiver,
     )
 
@@ -184,9 +193,11 @@ def main() -> int:
         try:
             for service in stack.services:
                 service.wait_healthy()
+            demo_registry.register(stack.registry.url)
             print(
                 f"slo {stack.slo.url}/metrics | router {stack.router.url}/metrics | "
-                f"cost {stack.cost.url}/metrics | gate {stack.quality.url}/gate/{GATE}\n"
+                f"cost {stack.cost.url}/metrics | gate {stack.quality.url}/gate/{GATE} | "
+                f"registry {stack.registry.url}/openapi.json\n"
             )
             return play(settings, prefix, stack)
         finally:
@@ -328,6 +339,7 @@ def summary(
     )
     transitions = " -> ".join(f"{state} at {at:.0f}s" for at, state in gate_states)
     print(f"  quality gate {GATE}: {transitions or 'no verdict'}")
+    print("\n".join(demo_registry.impact_lines(stack.registry.url)))
     ok = firing is not None and resolved and escalated is not None
     verdict = "delivered, escalated and resolved" if ok else "NOT delivered, escalated, resolved"
     print(f"\n{EXPECTED[0]} for {EXPECTED[1]}: {verdict}")

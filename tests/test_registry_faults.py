@@ -3,6 +3,7 @@ same as a clean replay, and no command was applied twice or lost."""
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 
@@ -84,5 +85,7 @@ def test_kill_9_mid_stream_applies_every_command_once(kafka_bootstrap, prefix, t
     try:
         again.wait_healthy()
         assert RegistryClient(again.url, TOKENS["admin"]).dump() == first
+        ready = [json.loads(line) for line in again.logs().splitlines() if '"ready"' in line]
+        assert [r["events"] for r in ready] == [len(plan)]  # the replay, as logged
     finally:
         again.stop()

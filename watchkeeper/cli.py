@@ -4,6 +4,8 @@ watchkeeper serve SERVICE [--help | --version | --check-config FILE]
 watchkeeper kafka up|down|status|jars [--brokers 3]
 watchkeeper topics apply|list
 watchkeeper schemas check|lock|list
+watchkeeper registry models|versions|validate|alias|datasets|history|import-mlflow|export-mlflow
+watchkeeper lineage graph|upstream|downstream|impact NODE
 """
 
 from __future__ import annotations
@@ -115,6 +117,13 @@ def build_parser() -> argparse.ArgumentParser:
         func=_schemas_lock
     )
     schemas_sub.add_parser("list").set_defaults(func=_schemas_list)
+
+    from .clients import registry_cli
+
+    registry_cli.add_registry(sub)
+    registry_cli.add_lineage(sub)
+    for name in ("registry", "lineage"):
+        sub.choices[name].set_defaults(func=registry_cli.run)
     return parser
 
 

@@ -8,6 +8,7 @@ import json
 from watchkeeper import __version__
 from watchkeeper.control import Entity, Event
 from watchkeeper.control.service import ControlService, Outgoing
+from watchkeeper.runtime import logs
 
 from .config import RegistryConfig
 from .decide import Registry
@@ -56,4 +57,5 @@ def build(config: RegistryConfig) -> ControlService:
 
 
 def serve(config: RegistryConfig) -> int:
+    logs.configure(config.service.name, config.service.log_level)
     return build(config).run()

@@ -42,12 +42,17 @@ UNREADABLE = Counter(
     "Prediction records the registry could not decode (dead-lettered by the stream services).",
 )
 RECORD_EVERY_MS = 60_000
+# How our own events read (app.outbox writes compact JSON): skipped before the costly check.
+OWN = b'"producer":"' + openlineage.PRODUCER.encode() + b'"'
 
 
 def lineage_feed(settings: ServiceSettings) -> TopicFeed:
     def handle(message: Message) -> list[Command]:
+        value = message.value() or b""
+        if OWN in value:
+            return []  # our own acts, sent in their transactions: recorded already
         try:
-            event = openlineage.parse_body(message.value() or b"")
+            event = openlineage.parse_body(value)
         except InvalidEvent as exc:
             raise FeedError(f"{exc.field}: {exc.reason}") from exc
         if event.get("producer") == openlineage.PRODUCER or "run" not in event:

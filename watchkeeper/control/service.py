@@ -194,10 +194,12 @@ class ControlService:
         log.info("listening", extra={"port": self.settings.http_port})
         writer: asyncio.Task | None = None
         try:
+            # Fence any earlier writer first, then replay: what it committed before being
+            # fenced is all in the history read after.
+            await self._loop.run_in_executor(self._io, self.journal.open)
             started = time.monotonic()
             replayed = await self._loop.run_in_executor(self._io, self._replay)
             self.replayed_s = time.monotonic() - started
-            await self._loop.run_in_executor(self._io, self.journal.open)
             writer = asyncio.create_task(self._writer())
             self._ready = True
             self.health.ready()
