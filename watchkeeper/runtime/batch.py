@@ -52,7 +52,6 @@ from typing import Any
 
 from confluent_kafka import (
     OFFSET_BEGINNING,
-    OFFSET_INVALID,
     Consumer,
     KafkaError,
     KafkaException,
@@ -70,6 +69,7 @@ from . import changelog, clients
 from .deadletter import DeadLetters, Source
 from .http import Health
 from .metrics import CONSUMED, PROCESSED
+from .positions import Positions
 from .startup import apply_topics_with_retry, start
 from .transaction import Aborted, Transactions
 from .watchdog import Progress, Watchdog, exit_for_restart
@@ -140,6 +140,7 @@ class BatchService:
         self._last_commit = 0.0
         self._lag_checked = 0.0
         self._uncommitted = 0
+        self._taken = Positions()
 
     # -- assignment and state ---------------------------------------------------------
 
@@ -153,8 +154,10 @@ class BatchService:
     def _on_revoke(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
         # Finish and commit the work of the partitions we are about to lose.
         self._commit(force=True)
-        for number in sorted({p.partition for p in partitions}):
+        numbers = sorted({p.partition for p in partitions})
+        for number in numbers:
             self.tasks.pop(number, None)
+        self._taken.forget(numbers)
         log.info("partitions revoked", extra={"partitions": [p.partition for p in partitions]})
 
     def _restore(self, number: int) -> Task:
@@ -184,6 +187,7 @@ class BatchService:
         assignment = consumer.assignment()
         for number in list(self.tasks):
             self.tasks[number] = self._restore(number)
+        self._taken.forget(self.tasks)
         with self.watchdog.call("committed", self.bound_s):
             committed = consumer.committed(assignment, timeout=self.call_timeout_s)
         for tp in committed:
@@ -272,9 +276,8 @@ class BatchService:
             if self.state_topic is not None:
                 for key, value in changes:
                     txn.produce(self.state_topic, value, key, partition=number)
-        positions = [
-            tp for tp in consumer.position(consumer.assignment()) if tp.offset != OFFSET_INVALID
-        ]
+        # Not consumer.position(): that may be past events no task has seen (positions.py).
+        positions = self._taken.offsets()
         start = time.perf_counter()
         try:
             txn.commit(positions, consumer.consumer_group_metadata())
@@ -309,25 +312,31 @@ class BatchService:
         self.progress.waiting(lag)
 
     def _loop(self) -> None:
+        while self._running:
+            self._turn()
+
+    def _turn(self) -> None:
+        """Consume a batch, hand it to the tasks, note where they are, commit if due."""
         consumer = self._consumer
         assert consumer is not None
-        clock, watchdog = self.clock, self.watchdog
+        watchdog = self.watchdog
         # consume() runs the rebalance callbacks, whose restores and commits are calls of
         # their own: this bound is for the fetch itself.
         consume_bound = self.poll_timeout_s + self.bound_s
-        while self._running:
-            with watchdog.call("loop: processing a batch", 300.0):
-                with watchdog.call("consume", consume_bound):
-                    messages = consumer.consume(self.batch_size, self.poll_timeout_s)
-                if messages:
-                    self._uncommitted += len(messages)
-                    self._process(messages)
-                    self.progress.advanced(len(messages))
-                now_ms = int(clock() * 1000)
-                for task in self.tasks.values():
-                    task.tick(now_ms)
-                self._commit()
-                self._watch_lag()
+        with watchdog.call("loop: processing a batch", 300.0):
+            with watchdog.call("consume", consume_bound):
+                messages = consumer.consume(self.batch_size, self.poll_timeout_s)
+            if messages:
+                self._uncommitted += len(messages)
+                self._process(messages)
+                self.progress.advanced(len(messages))
+            # Also after an empty batch: it may have stepped over a transaction marker.
+            self._taken.taken_in(consumer.position(consumer.assignment()))
+            now_ms = int(self.clock() * 1000)
+            for task in self.tasks.values():
+                task.tick(now_ms)
+            self._commit()
+            self._watch_lag()
 
     def apply_topics(self) -> None:
         apply_topics_with_retry(self.settings)
