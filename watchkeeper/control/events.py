@@ -17,9 +17,10 @@ True
 
 from __future__ import annotations
 
-import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import orjson
 
 
 class EventError(ValueError):
@@ -63,21 +64,25 @@ class Event:
         return f"{self.kind}:{self.key}"
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+        return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
 
     @classmethod
     def from_json(cls, raw: bytes) -> Event:
+        # orjson: a restart parses the whole history, and the stdlib's parser was most of it.
         try:
-            doc = json.loads(raw)
+            doc = orjson.loads(raw)
             answer = doc.get("answer")
+            data = doc["data"]
+            if not isinstance(data, dict):
+                raise TypeError("data is not an object")
             return cls(
-                kind=doc["kind"],
-                key=doc["key"],
-                seq=int(doc["seq"]),
-                type=doc["type"],
-                data=dict(doc["data"]),
-                audit=Audit(**doc["audit"]),
-                answer=Answer(**answer) if answer else None,
+                doc["kind"],
+                doc["key"],
+                int(doc["seq"]),
+                doc["type"],
+                data,
+                Audit(**doc["audit"]),
+                Answer(**answer) if answer else None,
             )
         except (ValueError, KeyError, TypeError, AttributeError) as exc:
             raise EventError(f"not a control event: {exc}") from exc
@@ -98,7 +103,7 @@ class Entity:
         return bool(self.data.get("deleted"))
 
     def to_json(self) -> bytes:
-        return json.dumps(asdict(self), separators=(",", ":"), sort_keys=True).encode()
+        return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
 
     def view(self) -> dict[str, Any]:
         """The entity as the API shows it: its data, its version and when it changed."""

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 import time
@@ -228,10 +229,19 @@ class ControlService:
         return self._exit
 
     def _replay(self) -> int:
+        # A replay allocates millions of objects that all live on: the cyclic collector,
+        # run every few hundred allocations, would scan that growing heap again and again
+        # (it took two thirds of a replay's time). Off while replaying; then what was built
+        # is frozen, so that later collections never scan it.
+        gc.disable()
         count = 0
-        for event in self.journal.replay():
-            self.store.replay(event)
-            count += 1
+        try:
+            for event in self.journal.replay():
+                self.store.replay(event)
+                count += 1
+        finally:
+            gc.freeze()
+            gc.enable()
         EVENTS.labels(self.name).set(self.store.events)
         return count
 

@@ -50,9 +50,7 @@ def read(
         while open_:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"reading {topic} took more than {timeout_s} s")
-            record = _next(consumer, open_, 0.5)
-            if record is not None:
-                yield record
+            yield from _batch(consumer, open_, 0.5)
     finally:
         consumer.close()
 
@@ -136,6 +134,27 @@ def _start(consumer: Consumer, topic: str, timeout_s: float) -> dict[int, int]:
     open_ = ends(consumer, topic, every, timeout_s)
     consumer.assign([TP(topic, p, OFFSET_BEGINNING) for p in every])
     return open_
+
+
+def _batch(consumer: Consumer, open_: dict[int, int], timeout_s: float) -> list[Record]:
+    """The records that came within ``timeout_s`` (up to a thousand: a replay of a long
+    history is bound by this call) of partitions not yet at their end."""
+    found = []
+    for message in consumer.consume(1000, timeout_s):
+        error = message.error()
+        partition = message.partition()
+        if error is not None:
+            if error.code() == KafkaError._PARTITION_EOF:
+                open_.pop(partition, None)
+                continue
+            raise KafkaException(error)
+        if partition not in open_:
+            continue  # written after the reading started, past the end it had then
+        offset = message.offset()
+        if offset + 1 >= open_[partition]:
+            del open_[partition]
+        found.append(Record(message.key(), message.value(), partition, offset))
+    return found
 
 
 def _next(consumer: Consumer, open_: dict[int, int], timeout_s: float) -> Record | None:

@@ -120,15 +120,19 @@ def stream_seen(graph: LineageGraph, model: str, version: str, count: int, now_m
 
 
 def _model(graph: LineageGraph, model: str, version_node: str) -> None:
-    graph.add_node(model_id(model), {"name": model})
-    graph.add_edge(model_id(model), version_node)
+    node = model_id(model)
+    if node not in graph:
+        graph.add_node(node, {"name": model})
+    graph.add_edge(node, version_node)
 
 
 def _add_version(graph: LineageGraph, node: str, name: str, version: str) -> None:
-    known = graph.attrs(node).get("versions", []) if node in graph else []
-    if version not in known:
-        known = sorted([*known, version])
-    graph.add_node(node, {"namespace": "watchkeeper", "name": name, "versions": known})
+    known = graph.attr(node, "versions", [])
+    if version in known:
+        return  # replay and re-registration: nothing new to say
+    graph.add_node(
+        node, {"namespace": "watchkeeper", "name": name, "versions": sorted([*known, version])}
+    )
 
 
 def _ref(d: DatasetRef) -> tuple[str, str]:

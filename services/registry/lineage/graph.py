@@ -87,8 +87,11 @@ class LineageGraph:
 
     def add_edge(self, origin: str, destination: str) -> None:
         """An edge ``origin -> destination`` (both nodes created if new); idempotent."""
-        self.add_node(origin)
-        self.add_node(destination)
+        types = self._types
+        if origin not in types:
+            self.add_node(origin)
+        if destination not in types:
+            self.add_node(destination)
         self._out[origin].add(destination)
         self._in[destination].add(origin)
 
@@ -140,6 +143,11 @@ class LineageGraph:
         """A copy of the node's attributes (a caller's changes do not reach the graph)."""
         self._need(node)
         return _copy(self._attrs[node])
+
+    def attr(self, node: str, key: str, default: Any = None) -> Any:
+        """One attribute as stored, without copying (the feed's reads; do not change it)."""
+        attrs = self._attrs.get(node)
+        return default if attrs is None else attrs.get(key, default)
 
     def out_edges(self, node: str) -> list[str]:
         self._need(node)
