@@ -1,5 +1,5 @@
 """Real MLflow servers for the registry interop tests, and a REST helper to seed and read
-them that shares no code with services/registry/mlflow_rest.py (so the tests do not check
+them that shares no code with services/registry/mlflow/rest.py (so the tests do not check
 the sync with itself).
 
 conftest's ``mlflow_servers`` fixture is session-scoped: it installs MLflow into .cache

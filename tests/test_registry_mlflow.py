@@ -13,8 +13,8 @@ import uuid
 
 import pytest
 
-from services.registry import mlflow_cli
-from services.registry.mlflow_sync import MlflowUnreachable, export_to, import_from
+from services.registry.mlflow import MlflowUnreachable, export_to, import_from
+from services.registry.mlflow import cli as mlflow_cli
 from watchkeeper import topic_admin
 from watchkeeper.ports import free_port
 

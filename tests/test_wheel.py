@@ -27,7 +27,9 @@ pytestmark = pytest.mark.kafka
 REPO = Path(__file__).resolve().parent.parent
 CODEC = Codec()
 # Nothing an inference service should pay for; none of it is a base dependency.
-SERVICE_ONLY = ["faust", "mode", "river", "aiokafka", "httpx", "aiohttp", "pyarrow", "yaml"]
+SERVICE_ONLY = [
+    "faust", "mode", "river", "aiokafka", "aiohttp", "pyarrow", "yaml", "jsonschema", "orjson",
+]  # fmt: skip
 
 # pip output worth a skip rather than a failure: the build backend cannot be fetched.
 _NO_INDEX = ("No matching distribution found for setuptools", "Could not fetch URL")
@@ -93,6 +95,7 @@ EMIT = textwrap.dedent(
 
     from watchkeeper import Emitter
     import watchkeeper
+    from watchkeeper.clients import RegistryClient  # the control-plane client is base too
     from watchkeeper.codec import SchemaRegistry
 
     service_only = sys.argv[1].split(",")

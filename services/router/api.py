@@ -36,6 +36,7 @@ from typing import Any
 from aiohttp import web
 
 from watchkeeper.codec import Codec
+from watchkeeper.control.errors import error_middleware, error_response
 
 from . import ingest, metrics
 from .auth import AckLinks, Token, TokenTable
@@ -75,7 +76,9 @@ class Api:
         self.codec = Codec()
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.max_body, middlewares=[self._errors])
+        app = web.Application(
+            client_max_size=self.max_body, middlewares=[error_middleware(self.max_body, _count)]
+        )
         routes = [
             ("GET", "/api/v1/health", "read", self.get_health),
             ("GET", "/api/v1/alerts", "read", self.get_alerts),
@@ -97,34 +100,12 @@ class Api:
 
     # -- plumbing -------------------------------------------------------------------------
 
-    @web.middleware
-    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        endpoint = (
-            request.match_info.route.resource.canonical
-            if request.match_info.route.resource
-            else "unknown"
-        )
-        try:
-            response = await handler(request)
-        except web.HTTPRequestEntityTooLarge:
-            response = _error(413, f"the body is larger than {self.max_body} bytes")
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            reason = {404: "no such endpoint", 405: f"method {request.method} not allowed"}
-            response = _error(exc.status, reason.get(exc.status, exc.reason))
-        except Exception:
-            log.exception("API request failed", extra={"endpoint": endpoint})
-            response = _error(500, "internal error (logged)")
-        metrics.API_REQUESTS.labels(endpoint, str(response.status)).inc()
-        return response
-
     def _guard(self, scope: str, handler: Any) -> Any:
         async def guarded(request: web.Request) -> web.StreamResponse:
             token = self.tokens.check(request.headers.get("Authorization", ""), scope)
             if isinstance(token, tuple):
                 status, reason = token
-                return _error(status, reason, bearer=status == 401)
+                return _error(status, reason)
             request[_TOKEN] = token
             return await handler(request)
 
@@ -367,11 +348,12 @@ def _json(status: int, body: Any) -> web.Response:
     )
 
 
-def _error(status: int, reason: str, bearer: bool = False) -> web.Response:
-    response = _json(status, {"error": reason})
-    if bearer:
-        response.headers["WWW-Authenticate"] = 'Bearer realm="watchkeeper-router"'
-    return response
+def _error(status: int, reason: str) -> web.Response:
+    return error_response(status, reason, "watchkeeper-router")
+
+
+def _count(endpoint: str, status: int) -> None:
+    metrics.API_REQUESTS.labels(endpoint, str(status)).inc()
 
 
 __all__ = ["Api"]

@@ -205,7 +205,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     if getattr(args, "mlflow", None):
-        from services.registry import mlflow_cli
+        from services.registry.mlflow import cli as mlflow_cli
 
         verb = mlflow_cli.cli_import if args.mlflow == "import-mlflow" else mlflow_cli.cli_export
         return verb(args)

@@ -33,6 +33,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, Counter, generate_latest
 
 from ..auth import TokenTable
 from .commands import Rejected
+from .errors import error_middleware, error_response
 from .openapi import document
 from .operations import Call, Operation, Reply
 
@@ -41,11 +42,6 @@ REQUESTS = Counter(
     "wk_api_requests_total", "API requests by endpoint and status.", ["service", "endpoint", "code"]
 )
 MAX_KEY = 200
-
-
-def reply_error(status: int, reason: str) -> web.Response:
-    headers = {"WWW-Authenticate": 'Bearer realm="watchkeeper"'} if status == 401 else None
-    return web.json_response({"error": reason}, status=status, headers=headers)
 
 
 class Api:
@@ -71,7 +67,10 @@ class Api:
         }
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=self.max_body, middlewares=[self._errors])
+        errors = error_middleware(
+            self.max_body, lambda e, status: REQUESTS.labels(self.service, e, str(status)).inc()
+        )
+        app = web.Application(client_max_size=self.max_body, middlewares=[errors])
         for op in self.operations:
             app.router.add_route(op.method, op.path, self._route(op))
         app.router.add_get("/openapi.json", self._openapi)
@@ -89,38 +88,19 @@ class Api:
     async def _metrics(self, request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    @web.middleware
-    async def _errors(self, request: web.Request, handler: Any) -> web.StreamResponse:
-        resource = request.match_info.route.resource
-        endpoint = resource.canonical if resource else "unknown"
-        try:
-            response = await handler(request)
-        except web.HTTPRequestEntityTooLarge:
-            response = reply_error(413, f"the body is larger than {self.max_body} bytes")
-        except web.HTTPException as exc:
-            if exc.status < 400:
-                raise
-            reasons = {404: "no such endpoint", 405: f"method {request.method} not allowed"}
-            response = reply_error(exc.status, reasons.get(exc.status, exc.reason))
-        except Exception:
-            log.exception("API request failed", extra={"endpoint": endpoint})
-            response = reply_error(500, "internal error (logged)")
-        REQUESTS.labels(self.service, endpoint, str(response.status)).inc()
-        return response
-
     def _route(self, op: Operation) -> Callable[[web.Request], Any]:
         async def handle(request: web.Request) -> web.StreamResponse:
             token = None
             if op.scope is not None:
                 checked = self.tokens.check(request.headers.get("Authorization", ""), op.scope)
                 if isinstance(checked, tuple):
-                    return reply_error(*checked)
+                    return error_response(*checked)
                 token = checked
             try:
                 call = await self._call(op, request, token)
                 reply = await op.handler(call)
             except Rejected as exc:
-                return reply_error(exc.status, exc.reason)
+                return error_response(exc.status, exc.reason)
             return web.json_response(reply.body, status=reply.status, headers=dict(reply.headers))
 
         return handle

@@ -127,14 +127,7 @@ class TopicFeed:
         return None
 
     def _dead_letter(self, message: Message, exc: Exception, producer: Producer) -> None:
-        source = Source(
-            message.topic(),
-            message.partition(),
-            message.offset(),
-            message.key(),
-            message.value(),
-            message.headers(),
-        )
+        source = Source.of(message)
 
         def send(topic, value, key, headers) -> None:
             producer.produce(topic, value, key, headers=headers)

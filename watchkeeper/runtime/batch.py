@@ -243,14 +243,7 @@ class BatchService:
     def _dead_letter(self, message: Any, exc: BaseException) -> None:
         assert self._txn is not None
         txn = self._txn
-        source = Source(
-            message.topic(),
-            message.partition(),
-            message.offset(),
-            message.key(),
-            message.value(),
-            message.headers(),
-        )
+        source = Source.of(message)
         self._dead_letters.write(
             source,
             exc,

@@ -22,6 +22,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .dlq import dead_letter_headers, error_kind
 from .metrics import DEAD_LETTERS
@@ -41,6 +42,18 @@ class Source:
     key: bytes | None
     value: bytes | None
     headers: Iterable[tuple[str, bytes]] | None = None
+
+    @classmethod
+    def of(cls, message: Any) -> Source:
+        """The source of a consumed ``confluent_kafka.Message``."""
+        return cls(
+            message.topic(),
+            message.partition(),
+            message.offset(),
+            message.key(),
+            message.value(),
+            message.headers(),
+        )
 
 
 class DeadLetters:

@@ -32,8 +32,9 @@ SERVICES_EXTRA = {
     "aiokafka",
     "cramjam",
     "river",
-    "httpx",
     "aiohttp",
+    "jsonschema",
+    "orjson",
     "yaml",
     "pyarrow",
 }

@@ -15,7 +15,7 @@ import json
 import math
 from typing import Any
 
-from .mlflow_mapping import (
+from .mapping import (
     DATASETS_TAG,
     FLAVOR_TAG,
     GIT_COMMIT_TAG,
@@ -31,7 +31,7 @@ from .mlflow_mapping import (
     status_of,
     write,
 )
-from .mlflow_rest import MlflowRest, tag_dict
+from .rest import MlflowRest, tag_dict
 
 # The fields of a version fixed at registration: one that differs from MLflow's is a
 # different version, reported and left alone. Tags, metrics, status and description may

@@ -16,7 +16,7 @@ import json
 import time
 from typing import Any
 
-from .mlflow_mapping import (
+from .mapping import (
     DATASETS_TAG,
     EXPERIMENT,
     FLAVOR_TAG,
@@ -26,7 +26,7 @@ from .mlflow_mapping import (
     VERSION_TAG,
     Summary,
 )
-from .mlflow_rest import MlflowError, MlflowRest, quote, tag_dict, tag_list
+from .rest import MlflowError, MlflowRest, quote, tag_dict, tag_list
 
 
 def export_to(mlflow_url: str, registry: Any) -> Summary:

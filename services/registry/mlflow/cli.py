@@ -6,7 +6,7 @@ the registry refused are listed as skipped), 1 when MLflow or the registry could
 used (unreachable, auth, server error), 2 for a usage error; never a traceback.
 
 ``watchkeeper/cli.py`` hooks them in with ``add_arguments(parser)`` and
-``set_defaults(func=cli_import)``; ``python -m services.registry.mlflow_cli
+``set_defaults(func=cli_import)``; ``python -m services.registry.mlflow.cli
 import-mlflow|export-mlflow URL ...`` runs them directly.
 """
 
@@ -18,9 +18,9 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .mlflow_mapping import Summary, status_of
-from .mlflow_rest import MlflowError, MlflowUnreachable
-from .mlflow_sync import export_to, import_from
+from . import export_to, import_from
+from .mapping import Summary, status_of
+from .rest import MlflowError, MlflowUnreachable
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -100,7 +100,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     verbs = {"import-mlflow": cli_import, "export-mlflow": cli_export}
     if not argv or argv[0] not in verbs:
         print(
-            "usage: python -m services.registry.mlflow_cli import-mlflow|export-mlflow URL "
+            "usage: python -m services.registry.mlflow.cli import-mlflow|export-mlflow URL "
             "[--registry URL] [--token T]",
             file=sys.stderr,
         )
