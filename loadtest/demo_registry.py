@@ -3,6 +3,8 @@ the impact of the raw source they come from, live streams included."""
 
 from __future__ import annotations
 
+import time
+
 from watchkeeper.clients import RegistryClient
 
 TOKEN = "demo-admin-token-0123456789"
@@ -41,11 +43,11 @@ def impact_lines(url: str) -> list[str]:
     lines.append(f"    datasets  {', '.join(impact['datasets']) or '-'}")
     lines.append(f"    versions  {', '.join(impact['versions']) or '-'}")
     lines.append(f"    aliases   {', '.join(impact['aliases']) or '-'}")
+    now_ms = time.time() * 1000
     for stream in impact["streams"]:
-        lines.append(
-            f"    live      {stream['id']} at {stream['rate_per_s']:.0f}/s "
-            f"(last seen {stream['last_seen_ms']})"
-        )
+        ago = (now_ms - stream["last_seen_ms"]) / 1000 if stream["last_seen_ms"] else None
+        seen = f"last seen {ago:.1f} s ago" if ago is not None else "not seen"
+        lines.append(f"    live      {stream['id']} at {stream['rate_per_s']:.0f}/s ({seen})")
     if not impact["streams"]:
         lines.append("    live      - (no prediction stream seen)")
     return lines

@@ -50,6 +50,7 @@ def build(config: RegistryConfig) -> ControlService:
         on_commit=committed,
         outbox=outbox,
         batch_max=config.batch_max,
+        after_ready=[lineage.build],
     )
     counts = StreamCounts(lineage, service.call_soon)
     service.feeds = [lineage_feed(config.service), predictions_feed(config.service, counts)]

@@ -92,7 +92,8 @@ class LineageRoutes:
             raise Rejected(400, "depth must be a whole number from 0 to 100")
         return int(text)
 
-    def _answer(self, work) -> Reply:
+    async def _answer(self, work) -> Reply:
+        await self.lineage.built.wait()  # built after a restart's replay, in moments
         try:
             return Reply(200, work())
         except UnknownNode as exc:
@@ -102,16 +103,16 @@ class LineageRoutes:
 
     async def get_lineage(self, call: Call) -> Reply:
         node, depth = self._node(call), self._depth(call)
-        return self._answer(lambda: self.lineage.graph.lineage(node, depth))
+        return await self._answer(lambda: self.lineage.graph.lineage(node, depth))
 
     async def get_upstream(self, call: Call) -> Reply:
         node, depth = self._node(call), self._depth(call)
-        return self._answer(lambda: {"nodes": self.lineage.graph.upstream(node, depth)})
+        return await self._answer(lambda: {"nodes": self.lineage.graph.upstream(node, depth)})
 
     async def get_downstream(self, call: Call) -> Reply:
         node, depth = self._node(call), self._depth(call)
-        return self._answer(lambda: {"nodes": self.lineage.graph.downstream(node, depth)})
+        return await self._answer(lambda: {"nodes": self.lineage.graph.downstream(node, depth)})
 
     async def get_impact(self, call: Call) -> Reply:
         node = self._node(call)
-        return self._answer(lambda: {"nodeId": node, **self.lineage.graph.impact(node)})
+        return await self._answer(lambda: {"nodeId": node, **self.lineage.graph.impact(node)})

@@ -33,7 +33,6 @@ expects); reads show ``entity_version``. Lineage's endpoints are in ``lineage_ro
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from typing import Any
 
 from watchkeeper.control import Rejected
@@ -185,5 +184,5 @@ def _event_view(event: Any) -> dict[str, Any]:
         "seq": event.seq,
         "type": event.type,
         "data": event.data,
-        "audit": asdict(event.audit),
+        "audit": event.audit._asdict(),
     }

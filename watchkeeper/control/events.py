@@ -17,8 +17,7 @@ True
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -27,8 +26,11 @@ class EventError(ValueError):
     """A record on a control topic that is not an event of ours."""
 
 
-@dataclass(frozen=True)
-class Audit:
+# NamedTuples, not dataclasses: a restart makes three of them per event of the history,
+# and a tuple is made several times faster (immutable all the same).
+
+
+class Audit(NamedTuple):
     """Who did it, when, from where, with which command and idempotency key, and why."""
 
     actor: str
@@ -39,8 +41,7 @@ class Audit:
     reason: str = ""
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     """What the command that produced an event answered (kept on its last event, so a
     retry with the same idempotency key gets it again after a restart)."""
 
@@ -49,22 +50,26 @@ class Answer:
     fingerprint: str = ""  # of the request: the same key with another request is refused
 
 
-@dataclass(frozen=True)
-class Event:
+class Event(NamedTuple):
     kind: str
     key: str
     seq: int
     type: str
     data: dict[str, Any]
     audit: Audit
-    answer: Answer | None = field(default=None, compare=True)
+    answer: Answer | None = None
 
     @property
     def entity_id(self) -> str:
         return f"{self.kind}:{self.key}"
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+        doc = {
+            **self._asdict(),
+            "audit": self.audit._asdict(),
+            "answer": self.answer._asdict() if self.answer is not None else None,
+        }
+        return orjson.dumps(doc, option=orjson.OPT_SORT_KEYS)
 
     @classmethod
     def from_json(cls, raw: bytes) -> Event:
@@ -88,8 +93,7 @@ class Event:
             raise EventError(f"not a control event: {exc}") from exc
 
 
-@dataclass(frozen=True)
-class Entity:
+class Entity(NamedTuple):
     """The current state of one entity: its data and how many events made it."""
 
     kind: str
@@ -103,7 +107,7 @@ class Entity:
         return bool(self.data.get("deleted"))
 
     def to_json(self) -> bytes:
-        return orjson.dumps(asdict(self), option=orjson.OPT_SORT_KEYS)
+        return orjson.dumps(self._asdict(), option=orjson.OPT_SORT_KEYS)
 
     def view(self) -> dict[str, Any]:
         """The entity as the API shows it: its data, its version and when it changed."""

@@ -29,7 +29,7 @@ import gc
 import logging
 import signal
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Protocol
 
@@ -86,6 +86,7 @@ class ControlService:
         on_commit: Callable[[Event, Entity], None] | None = None,
         outbox: Callable[[Event], Iterable[Outgoing]] | None = None,
         batch_max: int = 500,
+        after_ready: Iterable[Callable[[], Awaitable[Any]]] = (),
     ) -> None:
         self.settings = settings
         self.name = settings.name
@@ -96,6 +97,8 @@ class ControlService:
         self.api = Api(self.name, version, operations(self), tokens, max_body, self.health.report)
         self.feeds = list(feeds)
         self.outbox = outbox
+        self.after_ready = list(after_ready)  # derived state built once commands flow
+        self._background: list[asyncio.Task] = []
         self.batch_max = batch_max
         self.replayed_s = 0.0
         self._io = ThreadPoolExecutor(1, thread_name_prefix=f"{self.name}-journal")
@@ -208,6 +211,8 @@ class ControlService:
                 "ready",
                 extra={"events": replayed, "replay_s": round(self.replayed_s, 3)},
             )
+            for work in self.after_ready:
+                self._background.append(asyncio.create_task(self._run_background(work)))
             for feed in self.feeds:
                 feed.start(self.submit_threadsafe, self._stop.is_set)
             await self._stop.wait()
@@ -217,6 +222,8 @@ class ControlService:
             self._stop.set()
             for feed in self.feeds:
                 await self._loop.run_in_executor(None, feed.join, 10.0)
+            for task in self._background:
+                task.cancel()
             if writer is not None:
                 writer.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
@@ -227,6 +234,25 @@ class ControlService:
             self._io.shutdown(wait=False)
         log.info("stopped", extra={"events": self.store.events})
         return self._exit
+
+    async def _run_background(self, work: Callable[[], Awaitable[Any]]) -> None:
+        started = time.monotonic()
+        try:
+            result = await work()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # derived state is gone: say so where it is asked for
+            log.exception("building derived state failed")
+            self.health.failed(f"{getattr(work, '__qualname__', work)}: {exc}")
+            return
+        log.info(
+            "built",
+            extra={
+                "what": getattr(work, "__qualname__", str(work)),
+                "result": result,
+                "took_s": round(time.monotonic() - started, 3),
+            },
+        )
 
     def _replay(self) -> int:
         # A replay allocates millions of objects that all live on: the cyclic collector,
