@@ -17,11 +17,12 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture
-def cli(start_service, prefix, tmp_path):
+def cli(start_service, prefix, tmp_path, kafka_bootstrap):
     registry = start_registry(start_service, prefix, tmp_path)
 
     def run(*args: str, who: str = "admin") -> subprocess.CompletedProcess:
-        env = {**os.environ, "WK_REGISTRY_URL": registry.url, "WK_REGISTRY_TOKEN": TOKENS[who]}
+        env = {**os.environ, "WK_REGISTRY_URL": registry.url, "WK_REGISTRY_TOKEN": TOKENS[who],
+               "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "WK_TOPIC_PREFIX": prefix}  # fmt: skip
         return subprocess.run(
             [sys.executable, "-m", "watchkeeper", *args],
             cwd=ROOT, env=env, capture_output=True, text=True, timeout=60,
@@ -71,3 +72,57 @@ def test_usage_errors_exit_2_and_refusals_exit_1(cli) -> None:
     missing = cli("lineage", "impact", "dataset:nope:x", who="reader")
     assert missing.returncode == 1 and "404" in missing.stderr
     assert "Traceback" not in bad.stderr + denied.stderr + missing.stderr
+
+
+def test_a_dataset_from_a_topic_range_is_hashed_record_by_record(
+    cli, kafka_settings, kafka_bootstrap, prefix
+) -> None:
+    import hashlib
+    import time
+
+    from watchkeeper.runtime import compacted
+    from watchkeeper.sdk import Emitter
+
+    start = int(time.time() * 1000) - 1
+    sdk = Emitter(kafka_settings, prefix=prefix, client_id="it-dataset-range")
+    for i in range(50):
+        sdk.prediction(model="fraud", version="1", latency_ms=float(i), label="ok")
+    assert sdk.close(10) == 0
+    end = int(time.time() * 1000) + 1
+
+    def expected() -> tuple[str, int]:
+        records = sorted(
+            (r.partition, r.offset, r.value)
+            for r in compacted.read(kafka_settings, prefix + "predictions", 30)
+        )
+        digest = hashlib.sha256()
+        for _, _, value in records:
+            digest.update(hashlib.sha256(value).digest())
+        return "sha256:" + digest.hexdigest(), len(records)
+
+    def register(version: str, until: int) -> dict:
+        env_args = ("--from", str(start), "--to", str(until))
+        return ok(cli("registry", "datasets", "register", "preds", version, "--topic",
+                      "predictions", *env_args))  # fmt: skip
+
+    register("1", end)
+    first = ok(cli("registry", "datasets", "get", "preds", "1"))
+    assert (first["content_hash"], first["row_count"]) == expected()
+    assert first["row_count"] == 50
+    assert first["time_range"] == {"start_ms": start, "end_ms": end}
+    assert first["uri"].startswith(f"kafka://{kafka_bootstrap}/{prefix}predictions?")
+    sdk = Emitter(kafka_settings, prefix=prefix, client_id="it-dataset-range-2")
+    sdk.prediction(model="fraud", version="1", latency_ms=1.0, label="late")
+    assert sdk.close(10) == 0
+    later = int(time.time() * 1000) + 1
+    register("2", later)
+    second = ok(cli("registry", "datasets", "get", "preds", "2"))
+    assert second["row_count"] == 51
+    assert second["content_hash"] != first["content_hash"]
+    assert (second["content_hash"], second["row_count"]) == expected()
+    # The first range, read again, still hashes as before.
+    register("3", end)
+    assert (
+        ok(cli("registry", "datasets", "get", "preds", "3"))["content_hash"]
+        == (first["content_hash"])
+    )

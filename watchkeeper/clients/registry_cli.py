@@ -16,15 +16,16 @@ watchkeeper lineage graph|upstream|downstream|impact NODE [--depth N]
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import os
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from ..control.client import ApiError
+from .dataset_hash import file_digest, topic_range
 from .registry import RegistryClient
 
 Verb = Callable[[RegistryClient, argparse.Namespace], Any]
@@ -61,22 +62,44 @@ def _refs(items: list[str] | None) -> list[dict[str, str]]:
     return refs
 
 
-def _sha256(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return "sha256:" + digest.hexdigest()
+def _when(text: str | None) -> int | None:
+    """Milliseconds since the epoch, from an ISO 8601 time or a number of milliseconds."""
+    if text is None:
+        return None
+    if text.isdigit():
+        return int(text)
+    try:
+        stamp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        _usage(f"error: {text!r} is not an ISO 8601 time or milliseconds")
+        raise
+    if stamp.tzinfo is None:
+        stamp = stamp.replace(tzinfo=UTC)
+    return int(stamp.timestamp() * 1000)
 
 
 def _register_dataset(rc: RegistryClient, a: argparse.Namespace) -> Any:
-    uri, content_hash = a.uri, a.content_hash
+    uri, content_hash, rows, source = a.uri, a.content_hash, a.rows, a.source
+    time_range = None
+    if a.file and a.topic:
+        _usage("error: --file or --topic, not both")
     if a.file:
         uri = uri or Path(a.file).resolve().as_uri()
-        content_hash = content_hash or _sha256(a.file)
+        content_hash = content_hash or file_digest(a.file)
+    if a.topic:
+        start, end = _when(a.start), _when(a.end)
+        if start is None or end is None:
+            _usage("error: --topic needs --from and --to (ISO 8601 or milliseconds)")
+        from ..settings import KafkaSettings, topic_prefix
+
+        found = topic_range(KafkaSettings.from_env(), topic_prefix() + a.topic, start, end)
+        uri = uri or f"{found.uri}?start_ms={start}&end_ms={end}"
+        content_hash, rows = found.content_hash, found.records
+        source = source or found.uri
+        time_range = {"start_ms": start, "end_ms": end}
     return rc.register_dataset(
-        a.name, a.version, uri=uri, content_hash=content_hash, row_count=a.rows,
-        source=a.source, tags=_pairs(a.tag, "tag"),
+        a.name, a.version, uri=uri, content_hash=content_hash, row_count=rows,
+        source=source, tags=_pairs(a.tag, "tag"), time_range=time_range,
     )  # fmt: skip
 
 
@@ -165,6 +188,9 @@ def add_registry(sub: argparse._SubParsersAction) -> None:
     _verbs(nouns, "datasets", {
         "register": (_register_dataset, [
             name, version, _arg("--uri"), _arg("--file", help="hash it (and use its URI)"),
+            _arg("--topic", help="hash the records of a topic range (KAFKA_* settings)"),
+            _arg("--from", dest="start", help="the range's start (ISO 8601 or ms)"),
+            _arg("--to", dest="end", help="the range's end, exclusive"),
             _arg("--content-hash"), _arg("--rows", type=int), _arg("--source", default=""),
             _arg("--tag", **MANY)]),
         "get": (lambda rc, a: rc.get_dataset(a.name, a.version), [name, version]),
