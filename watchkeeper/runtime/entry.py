@@ -36,6 +36,7 @@ SERVICES_EXTRA = {
     "jsonschema",
     "orjson",
     "yaml",
+    "scipy",
     "pyarrow",
 }
 
