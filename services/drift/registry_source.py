@@ -8,12 +8,12 @@ object store, fetch it first and pass ``--file``.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from watchkeeper.clients import ApiError, RegistryClient
+from watchkeeper.clients.dataset_hash import file_digest
 
 
 class RegistrySourceError(ValueError):
@@ -58,14 +58,6 @@ def local_path(uri: str) -> Path:
     )
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def training_files(client: RegistryClient, target: str) -> tuple[str, str, list[TrainingFile]]:
     """(model, version, files) for ``target``, every file's hash checked."""
     model, version, alias = parse_target(target)
@@ -87,7 +79,7 @@ def training_files(client: RegistryClient, target: str) -> tuple[str, str, list[
             if not path.is_file():
                 raise RegistrySourceError(f"dataset {label}: {path} is not a readable file")
             want = (dataset.get("content_hash") or "").removeprefix("sha256:")
-            if want and sha256_of(path) != want:
+            if want and file_digest(path).removeprefix("sha256:") != want:
                 raise RegistrySourceError(
                     f"dataset {label}: {path} does not match its registered sha256 {want[:12]}…"
                 )

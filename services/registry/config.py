@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from watchkeeper._paths import REPO_ROOT
 from watchkeeper.auth import TokenTable
 from watchkeeper.kit import permodel
-from watchkeeper.settings import ServiceSettings, env_int, env_str
-from watchkeeper.yamlconf import ConfigFileError, Mapping, load_file, load_text
+from watchkeeper.settings import ServiceSettings, env_int, env_str, secret
+from watchkeeper.yamlconf import Mapping, load_file, load_text
 
 NAME = "registry"
 DEFAULT_HTTP_PORT = 8108
@@ -88,14 +88,7 @@ class RegistryConfig:
     @classmethod
     def from_env(cls) -> RegistryConfig:
         path = env_str("WK_REGISTRY_POLICY") or str(DEFAULT_POLICY)
-        tokens = env_str("WK_REGISTRY_API_TOKENS") or ""
-        tokens_file = env_str("WK_REGISTRY_API_TOKENS_FILE")
-        if tokens_file:
-            try:
-                with open(tokens_file, encoding="utf-8") as handle:
-                    tokens = handle.read()
-            except OSError as exc:
-                raise ConfigFileError(tokens_file, None, f"cannot read: {exc}") from exc
+        tokens = secret("WK_REGISTRY_API_TOKENS") or ""
         return cls(
             service=ServiceSettings.from_env(NAME, DEFAULT_HTTP_PORT),
             policy_path=path,

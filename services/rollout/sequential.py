@@ -54,16 +54,6 @@ class Moments:
         self.mean += delta / self.n
         self.m2 += delta * (x - self.mean)
 
-    def add_many(self, n: int, mean: float, m2: float) -> None:
-        """Merge a batch summarised the same way (Chan et al.)."""
-        if n == 0:
-            return
-        total = self.n + n
-        delta = mean - self.mean
-        self.mean += delta * n / total
-        self.m2 += m2 + delta * delta * self.n * n / total
-        self.n = total
-
     @property
     def variance(self) -> float:
         return self.m2 / (self.n - 1) if self.n > 1 else 0.0
@@ -89,11 +79,6 @@ class MeanComparison:
 
     def add_b(self, x: float) -> None:
         self.b.add(x)
-        self._update()
-
-    def add_batch(self, side: str, n: int, mean: float, m2: float) -> None:
-        """A window's summary for one side (``a`` or ``b``); the p-value is updated once."""
-        getattr(self, side).add_many(n, mean, m2)
         self._update()
 
     @property

@@ -56,13 +56,22 @@ class TopicFeed:
         self.letters = DeadLetters(settings.name, settings.topic("dlq"), log)
         self.records = 0
         self.dead = 0
+        self.error: str | None = None
         self._thread: threading.Thread | None = None
+        self._stopped: Callable[[], bool] = lambda: False
 
     def start(self, submit: Callable[[Command], Answer], stopped: Callable[[], bool]) -> None:
+        self._stopped = stopped
         self._thread = threading.Thread(
             target=self._run, args=(submit, stopped), name=f"feed-{self.topic}", daemon=True
         )
         self._thread.start()
+
+    def problem(self) -> str | None:
+        """For ``/healthz``: a feed whose thread ended while the service runs is no feed."""
+        if self._thread is None or self._thread.is_alive() or self._stopped():
+            return None
+        return f"the {self.topic} feed stopped: {self.error or 'its thread ended'}"
 
     def join(self, timeout_s: float) -> None:
         if self._thread is not None:
@@ -99,9 +108,9 @@ class TopicFeed:
                         self._submit(command, submit, stopped)
                 if messages and not stopped():
                     consumer.commit(asynchronous=False)
-        except Exception:
-            log.exception("feed failed", extra={"topic": self.topic})
-            raise
+        except Exception as exc:  # Kafka, or a command the writer never answered
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("feed failed; /healthz says so", extra={"topic": self.topic})
         finally:
             consumer.close()
             producer.flush(5)

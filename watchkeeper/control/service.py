@@ -68,6 +68,8 @@ class Feed(Protocol):
 
     def start(self, submit: Callable[[Command], Answer], stop: Callable[[], bool]) -> None: ...
 
+    def problem(self) -> str | None: ...
+
     def join(self, timeout_s: float) -> None: ...
 
 
@@ -215,6 +217,7 @@ class ControlService:
                 self._background.append(asyncio.create_task(self._run_background(work)))
             for feed in self.feeds:
                 feed.start(self.submit_threadsafe, self._stop.is_set)
+                self.health.add_check(feed.problem, status="failed")
             await self._stop.wait()
         finally:
             self.health.stopping()

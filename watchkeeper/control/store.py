@@ -43,7 +43,7 @@ watchkeeper.control.commands.Rejected: the Idempotency-Key k1 was used for anoth
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from .commands import Command, Decision, Rejected, answer_of
@@ -86,9 +86,6 @@ class Store(View):
 
     def get(self, kind: str, key: str) -> Entity | None:
         return self.entities.get((kind, key))
-
-    def of_kind(self, kind: str) -> Iterator[Entity]:
-        return (e for (k, _), e in self.entities.items() if k == kind)
 
     def replay(self, event: Event) -> None:
         """Apply one committed event (at start, from the history topic)."""
@@ -173,11 +170,3 @@ class Overlay(View):
 
 def fold(domain: Domain, entity: Entity | None, event: Event) -> Entity:
     return Entity(event.kind, event.key, event.seq, domain.fold(entity, event), event.audit.at_ms)
-
-
-def replay_all(store: Store, events: Iterable[Event]) -> int:
-    count = 0
-    for event in events:
-        store.replay(event)
-        count += 1
-    return count
