@@ -173,3 +173,17 @@ def test_the_openapi_document_is_valid_and_lists_every_route(registry) -> None:
     validate(doc)
     assert doc["paths"]["/api/v1/models/{model}/aliases/{alias}"]["put"]["x-scope"] == "write"
     assert "/api/v1/dump" in doc["paths"]
+
+
+def test_it_creates_its_topics_on_a_fresh_prefix(start_service, kafka_settings, tmp_path) -> None:
+    import uuid
+
+    from watchkeeper import topic_admin
+
+    fresh = f"t{uuid.uuid4().hex[:10]}."
+    try:
+        service = start_registry(start_service, fresh, tmp_path)
+        assert client(service).create_model("fraud")["name"] == "fraud"
+        assert client(service, "admin").dump()["events"] == 1
+    finally:
+        topic_admin.delete_prefixed(kafka_settings, fresh)

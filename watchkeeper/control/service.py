@@ -38,6 +38,7 @@ from prometheus_client import Counter, Gauge, Histogram
 
 from ..auth import TokenTable
 from ..runtime.http import Health
+from ..runtime.startup import apply_topics_with_retry
 from ..runtime.watchdog import Watchdog, exit_for_restart
 from ..settings import ServiceSettings
 from .api import Api
@@ -200,6 +201,10 @@ class ControlService:
         log.info("listening", extra={"port": self.settings.http_port})
         writer: asyncio.Task | None = None
         try:
+            # As every service does: the declared topics, waiting for the cluster to come up.
+            await self._loop.run_in_executor(
+                self._io, apply_topics_with_retry, self.settings, self._stop.is_set
+            )
             # Fence any earlier writer first, then replay: what it committed before being
             # fenced is all in the history read after.
             await self._loop.run_in_executor(self._io, self.journal.open)
