@@ -94,13 +94,7 @@ class Table:
             while not self._stop.is_set():
                 if not open_:
                     self.ready.set()
-                try:
-                    record = _next(consumer, open_, 0.2)
-                except KafkaException as exc:
-                    # librdkafka retries transient errors itself; following goes on.
-                    log.warning("table read error", extra={"topic": self.topic, "error": str(exc)})
-                    continue
-                if record is not None:
+                for record in _batch(consumer, open_, 0.2, follow=True):
                     self.apply(record.key, record.value)
         except Exception as exc:  # the health check reports it; the service keeps running
             self.error = str(exc)
@@ -136,45 +130,37 @@ def _start(consumer: Consumer, topic: str, timeout_s: float) -> dict[int, int]:
     return open_
 
 
-def _batch(consumer: Consumer, open_: dict[int, int], timeout_s: float) -> list[Record]:
+def _batch(
+    consumer: Consumer, open_: dict[int, int], timeout_s: float, follow: bool = False
+) -> list[Record]:
     """The records that came within ``timeout_s`` (up to a thousand: a replay of a long
-    history is bound by this call) of partitions not yet at their end."""
+    history is bound by this call); partitions that reached their end leave ``open_``.
+
+    Reading whole (``follow=False``), records past a partition's end at the start are
+    left out and an error raises; following (a ``Table``), they are kept and an error is
+    logged (librdkafka retries transient errors itself) without losing the batch."""
     found = []
     for message in consumer.consume(1000, timeout_s):
         error = message.error()
         partition = message.partition()
         if error is not None:
             if error.code() == KafkaError._PARTITION_EOF:
+                # Also how a partition ends whose last offsets are transaction markers or
+                # aborted records: no message ever carries the end offset then.
                 open_.pop(partition, None)
-                continue
-            raise KafkaException(error)
-        if partition not in open_:
-            continue  # written after the reading started, past the end it had then
+            elif follow:
+                log.warning("table read error", extra={"error": str(error)})
+            else:
+                raise KafkaException(error)
+            continue
         offset = message.offset()
-        if offset + 1 >= open_[partition]:
-            del open_[partition]
+        if partition in open_:
+            if offset + 1 >= open_[partition]:
+                del open_[partition]
+        elif not follow:
+            continue  # written after the reading started, past the end it had then
         found.append(Record(message.key(), message.value(), partition, offset))
     return found
-
-
-def _next(consumer: Consumer, open_: dict[int, int], timeout_s: float) -> Record | None:
-    """The next record, if one came within ``timeout_s``; partitions that reached their
-    end leave ``open_``."""
-    message = consumer.poll(timeout_s)
-    if message is None:
-        return None
-    error = message.error()
-    if error is not None:
-        if error.code() == KafkaError._PARTITION_EOF:
-            # Also how a partition ends whose last offsets are transaction markers or
-            # aborted records: no message ever carries the end offset then.
-            open_.pop(message.partition(), None)
-            return None
-        raise KafkaException(error)
-    partition, offset = message.partition(), message.offset()
-    if partition in open_ and offset + 1 >= open_[partition]:
-        del open_[partition]
-    return Record(message.key(), message.value(), partition, offset)
 
 
 def partitions(consumer: Consumer, topic: str, timeout_s: float) -> list[int]:
