@@ -26,8 +26,11 @@ SPEC = ServiceSpec(
     check_file=load_policy,
     config_file=Setting("WK_REGISTRY_POLICY", f"deploy/{DEFAULT_POLICY.name}", "the alias policy"),
     settings=(
-        Setting("WK_REGISTRY_API_TOKENS", "", "'<name> <read|write|admin> <token>; ...'"),
-        Setting("WK_REGISTRY_API_TOKENS_FILE", "", "the same, from a file (a mounted secret)"),
+        Setting(
+            "WK_REGISTRY_API_TOKENS[_FILE]",
+            "none: the API refuses all",
+            "'<name> <read|write|admin> <token>; ...' (or a file holding it)",
+        ),
         Setting("WK_REGISTRY_MAX_BODY_BYTES", "1048576", "larger bodies get 413"),
         Setting("WK_REGISTRY_BATCH_MAX", "500", "commands per transaction at most"),
     ),
