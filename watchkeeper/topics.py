@@ -240,6 +240,27 @@ TOPICS: tuple[TopicSpec, ...] = (
         doc="OpenLineage run events (JSON, OpenLineage's Kafka transport), read by registry.",
     ),
     TopicSpec(
+        "rollout-history",
+        1,
+        -1,
+        doc="rollout's events (JSON, key: entity id), kept forever: the history a restart "
+        "replays, every step, verdict and manual act with who and why.",
+    ),
+    TopicSpec(
+        "rollout-state",
+        1,
+        compacted=True,
+        doc="rollout's entities (JSON, key: entity id): rollouts with their step and "
+        "timeline, and the routing of each model.",
+    ),
+    TopicSpec(
+        "routing",
+        1,
+        compacted=True,
+        doc="the live traffic split per model (JSON, key: model; tombstone: no split), "
+        "written by rollout, read by every SDK's emitter.assign.",
+    ),
+    TopicSpec(
         "incidents",
         1,
         compacted=True,

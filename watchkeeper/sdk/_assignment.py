@@ -15,13 +15,23 @@ anyone else). A new salt (a new experiment) reshuffles everyone on purpose.
 >>> moved = [k for k in map(str, range(10_000)) if split.assign(k).name != raised.assign(k).name]
 >>> {(split.assign(k).name, raised.assign(k).name) for k in moved}, round(len(moved) / 10_000, 2)
 ({('baseline', 'canary')}, 0.2)
+
+On the compacted ``routing`` topic a split is one JSON record keyed by the model's name
+(a tombstone: the model has no split, callers serve their own default):
+
+>>> Split.from_json(split.to_json()) == split
+True
+>>> split.to_json()[:60]
+b'{"model":"fraud","salt":"","variants":[{"name":"baseline","v'
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 BUCKETS = 1_000_000
 
@@ -42,6 +52,8 @@ class Split:
     model: str
     variants: tuple[Variant, ...]
     salt: str = ""  # empty: the model's name
+    rollout: str = ""  # the rollout that set it, if any
+    seq: int = 0  # grows with every change of the model's split (the entity version)
 
     def __post_init__(self) -> None:
         if not self.variants:
@@ -81,4 +93,48 @@ class Split:
         variants = tuple(
             Variant(v.name, v.version, float(weights.get(v.name, v.weight))) for v in self.variants
         )
-        return Split(self.model, variants, self.salt)
+        return Split(self.model, variants, self.salt, self.rollout, self.seq)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "salt": self.salt,
+            "variants": [
+                {"name": v.name, "version": v.version, "weight": v.weight} for v in self.variants
+            ],
+            "rollout": self.rollout,
+            "seq": self.seq,
+        }
+
+    def to_json(self) -> bytes:
+        return json.dumps(self.to_dict(), separators=(",", ":")).encode()
+
+    @classmethod
+    def from_dict(cls, doc: Mapping[str, Any]) -> Split:
+        """A split from its record; ``SplitError`` names what is wrong with it."""
+        try:
+            variants = tuple(
+                Variant(str(v["name"]), str(v["version"]), float(v["weight"]))
+                for v in doc["variants"]
+            )
+            return cls(
+                str(doc["model"]),
+                variants,
+                str(doc.get("salt", "")),
+                str(doc.get("rollout", "")),
+                int(doc.get("seq", 0)),
+            )
+        except (KeyError, TypeError, ValueError) as exc:
+            if isinstance(exc, SplitError):
+                raise
+            raise SplitError(f"not a split record: {exc!r}") from exc
+
+    @classmethod
+    def from_json(cls, value: bytes) -> Split:
+        try:
+            doc = json.loads(value)
+        except ValueError as exc:
+            raise SplitError(f"not JSON: {exc}") from exc
+        if not isinstance(doc, dict):
+            raise SplitError("a split record is a JSON object")
+        return cls.from_dict(doc)
