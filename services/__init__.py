@@ -13,7 +13,9 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-NAMES = ("counter", "slo", "cost", "quality", "drift", "fairness", "router", "registry")
+NAMES = (
+    "counter", "slo", "cost", "quality", "drift", "fairness", "router", "registry", "rollout",
+)  # fmt: skip
 
 
 def spec(name: str) -> Any:

@@ -1,4 +1,5 @@
-"""rollout: canary, blue-green, A/B and shadow decided on the streams (issue 13, being
-built). What is here so far is the analysis, Kafka-free: always-valid sequential tests
-(``sequential``) and the sample-ratio-mismatch check (``srm``); the SDK's sticky
-assignment is ``watchkeeper.sdk._assignment``."""
+"""rollout: canary, blue-green and A/B rollouts decided on the prediction and feedback
+streams with always-valid statistics (a sequential test per check, a deadline for when
+evidence never comes), and the live traffic split per model on the compacted ``routing``
+topic that every SDK's ``emitter.assign`` reads; a control-plane service (event-sourced
+on Kafka, HTTP API with scoped tokens). Contract: docs/services/rollout.md."""

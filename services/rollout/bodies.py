@@ -1,0 +1,86 @@
+"""The JSON schemas of the rollout API's request bodies (a wrong or unknown field is a 400
+naming it; the OpenAPI document shows them)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"}
+VERSION = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"}
+VARIANT = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,31}$"}
+TEXT = {"type": "string", "maxLength": 10_000}
+POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+HOOK_TYPES = ("pre-rollout", "rollout", "confirm-promotion", "post-rollout", "rollback")
+
+
+def _object(required: list[str], **properties: Any) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": required,
+        "additionalProperties": False,
+        "properties": properties,
+    }
+
+
+CHECK = _object(
+    ["metric", "margin"],
+    metric={"type": "string", "maxLength": 64},
+    margin=POSITIVE,
+    higher_is_better={"type": "boolean"},
+    tau2=POSITIVE,
+)
+ANALYSIS = _object(
+    [],
+    min_samples={"type": "integer", "minimum": 1, "maximum": 10_000_000},
+    min_duration_s={"type": "number", "minimum": 0},
+    deadline_s={"type": "number", "exclusiveMinimum": 0, "maximum": 30 * 86_400},
+    on_deadline={"enum": ["rollback", "advance"]},
+    alpha={"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
+)
+HOOK = _object(
+    ["name", "type", "url"],
+    name={"type": "string", "maxLength": 128},
+    type={"enum": list(HOOK_TYPES)},
+    url={"type": "string", "pattern": "^https?://", "maxLength": 2_000},
+    timeout_s={"type": "number", "exclusiveMinimum": 0, "maximum": 300},
+)
+VARIANT_SPEC = _object(
+    ["name", "version", "weight"], name=VARIANT, version=VERSION, weight={"type": "number"}
+)
+FEEDBACK_METRIC = _object(
+    ["name"],
+    name={"type": "string", "maxLength": 64},
+    field={"enum": ["value", "label"]},
+    positive={"type": "string", "maxLength": 256},
+)
+EXPERIMENT = _object(
+    ["primary"],
+    primary=_object(
+        ["metric"],
+        metric={"type": "string", "maxLength": 64},
+        kind={"enum": ["conversion", "mean"]},
+        higher_is_better={"type": "boolean"},
+    ),
+    guardrails={"type": "array", "maxItems": 20, "items": CHECK},
+    alpha={"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
+    min_samples={"type": "integer", "minimum": 1},
+    deadline_s={"type": "number", "exclusiveMinimum": 0},
+)
+ROLLOUT_CREATE = _object(
+    ["model", "strategy"],
+    model=NAME,
+    strategy={"enum": ["canary", "bluegreen", "ab"]},
+    baseline=VERSION,
+    candidate=VERSION,
+    variants={"type": "array", "minItems": 2, "maxItems": 10, "items": VARIANT_SPEC},
+    steps={"type": "array", "minItems": 1, "maxItems": 50, "items": {"type": "number"}},
+    checks={"type": "array", "maxItems": 20, "items": CHECK},
+    analysis=ANALYSIS,
+    feedback_metrics={"type": "array", "maxItems": 10, "items": FEEDBACK_METRIC},
+    experiment=EXPERIMENT,
+    hooks={"type": "array", "maxItems": 20, "items": HOOK},
+    alias={"type": "string", "pattern": "^[a-z][a-z0-9_-]{0,63}$"},
+    keep_ready_s={"type": "number", "minimum": 0, "maximum": 30 * 86_400},
+    reason=TEXT,
+)
+REASON = _object([], reason=TEXT)

@@ -1,0 +1,313 @@
+"""What a rollout's state asks of the world outside Kafka, done until it is done: hooks
+called, the registry's alias moved, the kept-ready version retired. A controller's loop:
+every pass looks at the rollouts with work left and does the next piece, then records it
+with a command (so a restart finds the same work left and does it again, with the same
+delivery id and idempotency keys: a receiver or the registry sees a retry, not a second
+act).
+
+=======================  ================================================================
+state / what is left     what is done
+=======================  ================================================================
+starting                 pre-rollout hooks; all yes -> the first step, any no -> rollback
+progressing, step s      the step's rollout hooks (once per step); a no -> rollback
+confirming               confirm-promotion hooks, asked again every ``confirm_every_s``
+                         until all say yes (or someone aborts)
+promoting                the candidate's validation and the alias (``champion``) move in
+                         the registry -> promoted; the registry's gate refusing -> rollback
+switched (blue-green)    the alias follows the active colour; refused -> switched back
+kept ready, expired      the version switched away from is retired -> completed
+ended                    post-rollout (and, after a rollback, rollback) hooks: told once
+=======================  ================================================================
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+
+from watchkeeper.control import Command, Entity, Rejected
+
+from . import hooks as webhooks
+from .decide import hooks_of
+from .plan import TERMINAL
+
+log = logging.getLogger(__name__)
+ACTOR = "reconciler"
+GATE_ATTEMPTS = 3  # a pre-rollout or rollout hook gets this many tries before it is a no
+TELL_ATTEMPTS = 5  # a notification this many before it is given up (and that recorded)
+
+
+class Reconciler:
+    def __init__(
+        self,
+        service: Any,
+        registry: Any,
+        secret: str,
+        pass_s: float = 0.2,
+        confirm_every_s: float = 5.0,
+    ) -> None:
+        self.service = service
+        self.registry = registry  # a RegistryClient, or None
+        self.secret = secret
+        self.pass_s = pass_s
+        self.confirm_every_s = confirm_every_s
+        self.pending: dict[str, Entity] = {}
+        self._not_before: dict[str, float] = {}
+        self._busy: set[str] = set()
+
+    def committed(self, entity: Entity) -> None:
+        """After each commit (and during replay): keep the rollouts with work left."""
+        if entity.kind != "rollout":
+            return
+        self._not_before.pop(entity.key, None)  # a new state: its work starts now
+        if work_left(entity.data):
+            self.pending[entity.key] = entity
+        else:
+            self.pending.pop(entity.key, None)
+
+    async def run(self) -> None:
+        async with aiohttp.ClientSession() as session:
+            self.session = session
+            while True:
+                now = time.monotonic()
+                for key, entity in list(self.pending.items()):
+                    if key in self._busy or self._not_before.get(key, 0.0) > now:
+                        continue
+                    self._busy.add(key)
+                    asyncio.get_running_loop().create_task(self._settle(entity))
+                await asyncio.sleep(self.pass_s)  # a controller's period, not a wait for a result
+
+    async def _settle(self, entity: Entity) -> None:
+        try:
+            await self._next(entity.data)
+        except Exception:
+            log.exception("reconciling failed; trying again", extra={"rollout": entity.key})
+            self._later(entity.key, 5.0)
+        finally:
+            self._busy.discard(entity.key)
+
+    def _later(self, key: str, seconds: float) -> None:
+        self._not_before[key] = time.monotonic() + seconds
+
+    async def _submit(self, name: str, spec: dict[str, Any], body: dict[str, Any], key: str):
+        command = Command(
+            name,
+            body,
+            ACTOR,
+            f"{spec['id']}:{key}",
+            source="reconciler",
+            at_ms=int(time.time() * 1000),
+            path={"id": spec["id"]},
+        )
+        try:
+            return await self.service.submit(command)
+        except Rejected as exc:
+            if exc.status == 503:
+                self._later(spec["id"], 1.0)
+                return None
+            log.info(
+                "reconciler's command refused", extra={"rollout": spec["id"], "reason": exc.reason}
+            )
+            return None
+
+    # -- the next piece of work -----------------------------------------------------------
+
+    async def _next(self, spec: dict[str, Any]) -> None:
+        state, rid = spec["state"], spec["id"]
+        if state == "starting":
+            result = await self._ask(spec, "pre-rollout", f"pre-rollout:{rid}")
+            if result.ok:
+                await self._submit("rollouts.started", spec, {}, "started")
+            else:
+                await self._submit(
+                    "rollouts.rollback", spec, {"reason": result.detail}, "pre-rollout-failed"
+                )
+        elif state == "progressing" and _unmarked(spec, f"rollout:{spec['step']}"):
+            step = spec["step"]
+            result = await self._ask(spec, "rollout", f"rollout:{step}")
+            if result.ok:
+                await self._submit(
+                    "rollouts.hooked",
+                    spec,
+                    {"mark": f"rollout:{step}", "detail": result.detail},
+                    f"hooked:rollout:{step}",
+                )
+            else:
+                await self._submit(
+                    "rollouts.rollback",
+                    spec,
+                    {"reason": result.detail, "step": step},
+                    f"{step}:rollout-hook-failed",
+                )
+        elif state == "confirming":
+            result = await self._ask(spec, "confirm-promotion", "confirm-promotion", attempts=1)
+            if result.ok:
+                await self._submit(
+                    "rollouts.confirmed", spec, {"reason": result.detail}, "confirmed"
+                )
+            else:
+                self._later(rid, self.confirm_every_s)
+        elif state == "promoting":
+            await self._promote(spec)
+        elif spec.get("alias_pending"):
+            await self._follow_alias(spec)
+        elif state == "active" and spec.get("ready_until_ms") is not None:
+            left_s = (spec["ready_until_ms"] - time.time() * 1000) / 1000
+            if left_s > 0:
+                self._later(rid, min(left_s, 60.0))
+            else:
+                await self._submit("rollouts.retire", spec, {}, f"retire:{spec['switches']}")
+        elif state in TERMINAL:
+            await self._tell_end(spec)
+
+    async def _ask(
+        self, spec: dict[str, Any], phase: str, mark: str, attempts: int = GATE_ATTEMPTS
+    ):
+        result = webhooks.HookResult(True, "no hooks")
+        for hook in hooks_of(spec, phase):
+            body = webhooks.payload(spec, phase, hook)
+            delivery = f"{spec['id']}:{mark}:{hook['name']}"
+            for attempt in range(attempts):
+                result = await webhooks.call(self.session, hook, body, delivery, self.secret)
+                if result.ok:
+                    break
+                if attempt + 1 < attempts:
+                    await asyncio.sleep(2**attempt)  # backoff between tries of one hook
+            if not result.ok:
+                return result
+        return result
+
+    async def _tell_end(self, spec: dict[str, Any]) -> None:
+        details = []
+        phases = ["post-rollout"] + (["rollback"] if spec["state"] == "rolled_back" else [])
+        for phase in phases:
+            for hook in hooks_of(spec, phase):
+                result = await self._ask({**spec, "hooks": [hook]}, phase, "end", TELL_ATTEMPTS)
+                details.append(result.detail)
+        await self._submit(
+            "rollouts.hooked", spec, {"mark": "end", "detail": "; ".join(details)}, "hooked:end"
+        )
+
+    # -- the registry ---------------------------------------------------------------------
+
+    async def _registry(self, fn, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+
+    async def _promote(self, spec: dict[str, Any]) -> None:
+        rid, model, version, alias = spec["id"], spec["model"], spec["candidate"], spec["alias"]
+        if self.registry is None:
+            await self._submit(
+                "rollouts.promoted",
+                spec,
+                {"detail": "no registry configured: no alias moved"},
+                "promoted",
+            )
+            return
+        from watchkeeper.control.client import ApiError
+
+        try:
+            await self._registry(
+                self.registry.record_validation,
+                model,
+                version,
+                True,
+                {},
+                f"rollout:{rid}",
+                spec.get("last_verdict", ""),
+                idempotency_key=f"{rid}:validated",
+            )
+            await self._registry(
+                self.registry.set_alias,
+                model,
+                alias,
+                version,
+                reason=f"rollout {rid} passed every step",
+                idempotency_key=f"{rid}:alias",
+            )
+        except ApiError as exc:
+            if exc.status in (503, 502, 504):
+                self._later(rid, 2.0)
+                return
+            await self._submit(
+                "rollouts.rollback",
+                spec,
+                {"reason": f"the registry refused {alias} -> {version}: {exc.reason}"},
+                "registry-refused",
+            )
+            return
+        await self._submit(
+            "rollouts.promoted", spec, {"detail": f"{alias} -> {version}"}, "promoted"
+        )
+
+    async def _follow_alias(self, spec: dict[str, Any]) -> None:
+        rid, version = spec["id"], spec["alias_pending"]
+        key = f"aliased:{spec['switches']}"
+        if self.registry is None:
+            await self._submit(
+                "rollouts.aliased",
+                spec,
+                {"version": version, "detail": "no registry configured"},
+                key,
+            )
+            return
+        from watchkeeper.control.client import ApiError
+
+        try:
+            await self._registry(
+                self.registry.record_validation,
+                spec["model"],
+                version,
+                True,
+                {},
+                f"rollout:{rid}",
+                "blue-green switch",
+                idempotency_key=f"{rid}:{key}:validated",
+            )
+            await self._registry(
+                self.registry.set_alias,
+                spec["model"],
+                spec["alias"],
+                version,
+                reason=f"blue-green {rid}: switched",
+                idempotency_key=f"{rid}:{key}",
+            )
+        except ApiError as exc:
+            if exc.status in (503, 502, 504):
+                self._later(rid, 2.0)
+                return
+            await self._submit(
+                "rollouts.rollback",
+                spec,
+                {"reason": f"the registry refused {spec['alias']} -> {version}: {exc.reason}"},
+                f"refused:{spec['switches']}",
+            )
+            return
+        await self._submit(
+            "rollouts.aliased",
+            spec,
+            {"version": version, "detail": f"{spec['alias']} -> {version}"},
+            key,
+        )
+
+
+def _unmarked(spec: dict[str, Any], mark: str) -> bool:
+    phase = mark.split(":", 1)[0]
+    return bool(hooks_of(spec, phase)) and mark not in spec.get("hooked", [])
+
+
+def work_left(spec: dict[str, Any]) -> bool:
+    state = spec["state"]
+    if state in ("starting", "confirming", "promoting") or spec.get("alias_pending"):
+        return True
+    if state == "progressing":
+        return _unmarked(spec, f"rollout:{spec['step']}")
+    if state == "active":
+        return spec.get("ready_until_ms") is not None
+    if state in TERMINAL:
+        ends = hooks_of(spec, "post-rollout") + hooks_of(spec, "rollback")
+        return bool(ends) and "end" not in spec.get("hooked", [])
+    return False

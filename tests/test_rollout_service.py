@@ -1,0 +1,167 @@
+"""The rollout service against a real broker and a real registry: canaries decided on the
+streams (rolled back with an alert, promoted with the alias moved), refusals, blue-green."""
+
+from __future__ import annotations
+
+import random
+import threading
+
+import pytest
+
+from watchkeeper.codec import Codec
+from watchkeeper.control.client import ApiError
+from watchkeeper.sdk import Emitter
+
+from .rollout_support import api, registry_with, splits, start_rollout, wait_state
+from .test_router_support import read_to_end
+
+pytestmark = pytest.mark.kafka
+
+
+class Traffic:
+    """Predictions for both arms of a canary until stopped (errors at the given rates)."""
+
+    def __init__(self, kafka_settings, prefix, model, versions, error_rates, seed=1):
+        self.emitter = Emitter(kafka_settings, prefix=prefix, buffer_size=100_000)
+        self.model, self.versions, self.error_rates = model, versions, error_rates
+        self.rng = random.Random(seed)
+        self.stop = threading.Event()
+        self.sent = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+        self.emitter.close(5)
+
+    def _run(self):
+        while not self.stop.is_set():
+            for variant, version in self.versions.items():
+                bad = self.rng.random() < self.error_rates[variant]
+                self.emitter.prediction(model=self.model, version=version, variant=variant,
+                                        latency_ms=10 + self.rng.random(),
+                                        status="ERROR" if bad else "OK")  # fmt: skip
+                self.sent += 1
+            if self.sent % 200 == 0:
+                self.stop.wait(0.01)  # a pace for the traffic, not a synchronisation
+
+
+CANARY = {
+    "model": "fraud",
+    "strategy": "canary",
+    "baseline": "1",
+    "candidate": "2",
+    "steps": [50, 100],
+    "checks": [{"metric": "error_rate", "margin": 0.02}],
+    "analysis": {"min_samples": 300, "deadline_s": 120},
+}
+
+
+def test_bad_canary_is_rolled_back_with_an_alert(start_service, kafka_settings, prefix, tmp_path):
+    registry = registry_with(start_service, prefix, tmp_path, "fraud", "1", "2")
+    rollout = start_rollout(start_service, prefix, registry)
+    created = api(rollout).write("POST", "/api/v1/rollouts", CANARY)
+    assert created["id"] == "fraud-1" and created["state"] == "progressing"
+    assert splits(kafka_settings, f"{prefix}routing")["fraud"].variants[1].weight == 50.0
+    versions = {"baseline": "1", "canary": "2"}
+    with Traffic(kafka_settings, prefix, "fraud", versions, {"baseline": 0.01, "canary": 0.2}):
+        done = wait_state(rollout, "fraud-1")
+    assert done["state"] == "rolled_back"
+    assert done["rollback"]["check"] == "error_rate" and done["rollback"]["step"] == 0
+    assert "worse than the baseline" in done["rollback"]["reason"]
+    split = splits(kafka_settings, f"{prefix}routing")["fraud"]
+    assert [(v.name, v.version, v.weight) for v in split.variants] == [("default", "1", 100.0)]
+    codec = Codec()
+    alerts = [codec.decode(v).record for _, v in read_to_end(kafka_settings, f"{prefix}alerts")]
+    assert [(a["status"], a["labels"]["alertname"], a["labels"]["version"]) for a in alerts] == [
+        ("FIRING", "RolloutRolledBack", "2")
+    ]
+    assert alerts[0]["annotations"]["reason"] == done["rollback"]["reason"]
+    champion = api(registry, "reader").get("/api/v1/models/fraud/aliases/champion")
+    assert champion["version"]["version"] == "1"
+
+
+def test_good_canary_is_promoted_through_every_step(
+    start_service, kafka_settings, prefix, tmp_path
+):
+    registry = registry_with(start_service, prefix, tmp_path, "fraud", "1", "2")
+    rollout = start_rollout(start_service, prefix, registry)
+    spec = {**CANARY, "steps": [10, 50, 100]}
+    api(rollout).write("POST", "/api/v1/rollouts", spec)
+    versions = {"baseline": "1", "canary": "2"}
+    with Traffic(kafka_settings, prefix, "fraud", versions, {"baseline": 0.01, "canary": 0.01}):
+        done = wait_state(rollout, "fraud-1")
+    assert done["state"] == "promoted", done["timeline"]
+    events = [e["event"] for e in done["timeline"]]
+    assert events == ["created", "advanced", "advanced", "passed", "promoted"]
+    champion = api(registry, "reader").get("/api/v1/models/fraud/aliases/champion")
+    assert champion["version"]["version"] == "2"
+    assert champion["version"]["validations"][-1]["validator"] == "rollout:fraud-1"
+    split = splits(kafka_settings, f"{prefix}routing")["fraud"]
+    assert [(v.name, v.version) for v in split.variants] == [("default", "2")]
+
+
+def test_refusals(start_service, prefix, tmp_path):
+    registry = registry_with(start_service, prefix, tmp_path, "fraud", "1", "2")
+    rollout = start_rollout(start_service, prefix, registry)
+    c = api(rollout)
+    bad = [
+        ({**CANARY, "steps": [50, 150]}, 400, "at most 100"),
+        ({**CANARY, "candidate": "9"}, 400, "no fraud version '9'"),
+        ({**CANARY, "checks": [{"metric": "clicks", "margin": 1}]}, 400, "no stream carries"),
+        ({**CANARY, "steps": [5, "x"]}, 400, "steps"),
+        ({**CANARY, "wat": 1}, 400, "wat"),
+    ]
+    for body, status, words in bad:
+        with pytest.raises(ApiError) as refused:
+            c.write("POST", "/api/v1/rollouts", body)
+        assert (refused.value.status, words in refused.value.reason) == (status, True), body
+    c.write("POST", "/api/v1/rollouts", CANARY)
+    with pytest.raises(ApiError) as second:
+        c.write("POST", "/api/v1/rollouts", {**CANARY, "strategy": "bluegreen"})
+    assert second.value.status == 409 and "fraud-1 is progressing" in second.value.reason
+    with pytest.raises(ApiError) as reader:
+        api(rollout, "reader").write("POST", "/api/v1/rollouts/fraud-1/abort", {})
+    assert reader.value.status == 403
+    aborted = c.write("POST", "/api/v1/rollouts/fraud-1/abort", {"reason": "wrong build"})
+    assert aborted["state"] == "aborted"
+    with pytest.raises(ApiError) as again:
+        c.write("POST", "/api/v1/rollouts/fraud-1/pause", {})
+    assert again.value.status == 409
+
+
+def test_blue_green_switch_and_rollback(start_service, kafka_settings, prefix, tmp_path):
+    registry = registry_with(start_service, prefix, tmp_path, "fraud", "1", "2")
+    rollout = start_rollout(start_service, prefix, registry)
+    c = api(rollout)
+    spec = {"model": "fraud", "strategy": "bluegreen", "baseline": "1", "candidate": "2",
+            "keep_ready_s": 3600}  # fmt: skip
+    rid = c.write("POST", "/api/v1/rollouts", spec)["id"]
+    weights = lambda: [
+        (v.name, v.weight) for v in splits(kafka_settings, f"{prefix}routing")["fraud"].variants
+    ]  # noqa: E731
+    assert weights() == [("blue", 100.0), ("green", 0.0)]
+    assert c.write("POST", f"/api/v1/rollouts/{rid}/switch", {})["version"] == "2"
+    assert weights() == [("blue", 0.0), ("green", 100.0)]
+    reader = api(registry, "reader")
+    wait_for_alias(reader, "2")
+    assert c.write("POST", f"/api/v1/rollouts/{rid}/rollback", {"reason": "p99"})["version"] == "1"
+    assert weights() == [("blue", 100.0), ("green", 0.0)]
+    wait_for_alias(reader, "1")
+    route = c.get("/api/v1/routing/fraud/httproute", namespace="ml")
+    assert [(b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
+        ("fraud-1", 100),
+        ("fraud-2", 0),
+    ]
+    assert c.get("/routing/fraud")["variants"][0]["version"] == "1"
+
+
+def wait_for_alias(reader, version):
+    from .helpers import wait_for
+
+    wait_for(lambda: reader.get("/api/v1/models/fraud/aliases/champion")["version"]["version"]
+             == version, 30, f"champion -> {version}")  # fmt: skip
