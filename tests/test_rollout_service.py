@@ -141,9 +141,11 @@ def test_blue_green_switch_and_rollback(start_service, kafka_settings, prefix, t
     spec = {"model": "fraud", "strategy": "bluegreen", "baseline": "1", "candidate": "2",
             "keep_ready_s": 3600}  # fmt: skip
     rid = c.write("POST", "/api/v1/rollouts", spec)["id"]
-    weights = lambda: [
-        (v.name, v.weight) for v in splits(kafka_settings, f"{prefix}routing")["fraud"].variants
-    ]  # noqa: E731
+
+    def weights():
+        split = splits(kafka_settings, f"{prefix}routing")["fraud"]
+        return [(v.name, v.weight) for v in split.variants]
+
     assert weights() == [("blue", 100.0), ("green", 0.0)]
     assert c.write("POST", f"/api/v1/rollouts/{rid}/switch", {})["version"] == "2"
     assert weights() == [("blue", 0.0), ("green", 100.0)]
