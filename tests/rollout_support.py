@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import random
+import threading
 from pathlib import Path
 
 from watchkeeper.control.client import Client
 from watchkeeper.devstack import ServiceProcess
 from watchkeeper.runtime import compacted
+from watchkeeper.sdk import Emitter
 from watchkeeper.sdk._assignment import Split
 from watchkeeper.settings import KafkaSettings
 
@@ -59,3 +62,46 @@ def splits(settings: KafkaSettings, topic: str) -> dict[str, Split]:
         if record.value is not None:
             found[record.key.decode()] = Split.from_json(record.value)
     return found
+
+
+CANARY = {
+    "model": "fraud",
+    "strategy": "canary",
+    "baseline": "1",
+    "candidate": "2",
+    "steps": [50, 100],
+    "checks": [{"metric": "error_rate", "margin": 0.02}],
+    "analysis": {"min_samples": 300, "deadline_s": 120},
+}
+
+
+class Traffic:
+    """Predictions for both arms of a canary until stopped (errors at the given rates)."""
+
+    def __init__(self, kafka_settings, prefix, model, versions, error_rates, seed=1):
+        self.emitter = Emitter(kafka_settings, prefix=prefix, buffer_size=100_000)
+        self.model, self.versions, self.error_rates = model, versions, error_rates
+        self.rng = random.Random(seed)
+        self.stop = threading.Event()
+        self.sent = 0
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.stop.set()
+        self.thread.join(10)
+        self.emitter.close(5)
+
+    def _run(self):
+        while not self.stop.is_set():
+            for variant, version in self.versions.items():
+                bad = self.rng.random() < self.error_rates[variant]
+                self.emitter.prediction(model=self.model, version=version, variant=variant,
+                                        latency_ms=10 + self.rng.random(),
+                                        status="ERROR" if bad else "OK")  # fmt: skip
+                self.sent += 1
+            if self.sent % 200 == 0:
+                self.stop.wait(0.01)  # a pace for the traffic, not a synchronisation

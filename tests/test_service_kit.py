@@ -28,6 +28,8 @@ WIRING = {
     "router.kafka_io",
     "registry.app",
     "registry.feeds",
+    "rollout.app",
+    "rollout.feeds",
     "quality.gateview",
     "drift.reference_store",
     "drift.reference_cli",
@@ -155,6 +157,7 @@ BAD_ENV = {
     "fairness": "WK_FAIRNESS_GRACE_S",
     "router": "WK_ROUTER_MAX_IN_FLIGHT",
     "registry": "WK_REGISTRY_MAX_BODY_BYTES",
+    "rollout": "WK_ROLLOUT_MAX_BODY_BYTES",
 }
 
 

@@ -119,7 +119,7 @@ class Reconciler:
     async def _next(self, spec: dict[str, Any]) -> None:
         state, rid = spec["state"], spec["id"]
         if state == "starting":
-            result = await self._ask(spec, "pre-rollout", f"pre-rollout:{rid}")
+            result = await self._ask(spec, "pre-rollout", "pre-rollout:0")
             if result.ok:
                 await self._submit("rollouts.started", spec, {}, "started")
             else:
