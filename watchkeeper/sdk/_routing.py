@@ -66,6 +66,7 @@ class RoutingReader:
         self.client_id = client_id
         self.invalid = 0
         self.records = 0
+        self.kafka_errors = 0  # errors from librdkafka, which keeps retrying by itself
         self.ready = threading.Event()  # read up to the end offsets once
         self._settings = settings
         self._consumer_config = dict(consumer_config or {})
@@ -187,6 +188,7 @@ class RoutingReader:
             if error.code() == KafkaError._PARTITION_EOF:
                 pending.pop(partition, None)
             else:  # librdkafka retries transient errors itself
+                self.kafka_errors += 1
                 self._quiet.warn(log, error.name(), "routing topic: %s", error.str())
             return
         end = pending.get(partition)
@@ -237,4 +239,5 @@ class RoutingReader:
         return config
 
     def _on_error(self, err: KafkaError) -> None:
+        self.kafka_errors += 1
         self._quiet.warn(log, err.name(), "routing reader kafka error: %s", err.str())
