@@ -4,6 +4,7 @@ emitter's own module stays about emitting."""
 
 from __future__ import annotations
 
+import copy
 import logging
 from typing import Any
 
@@ -59,9 +60,11 @@ class RolloutCalls:
         describe: Any = None,
         queue_size: int = 1000,
         workers: int = 1,
+        copy_request: Any = copy.deepcopy,
     ) -> Shadow:
         """Run ``predict`` (the candidate ``version``) on copies of the primary's requests,
-        off the caller's path; see :mod:`watchkeeper.sdk._shadow`. Closed with the emitter."""
+        off the caller's path; see :mod:`watchkeeper.sdk._shadow`. Closed with the emitter.
+        ``copy_request=None`` hands requests over uncopied (for objects that cannot copy)."""
         shadow = Shadow(
             self,
             model,
@@ -71,6 +74,7 @@ class RolloutCalls:
             describe=describe,
             queue_size=queue_size,
             workers=workers,
+            copy_request=copy_request,
         )
         self._shadows.append(shadow)
         return shadow
