@@ -166,8 +166,13 @@ class RoutingReader:
                             pause = min(pause * 2, _RETRY_S[1])
                             continue
                         pause = _RETRY_S[0]
-                    for message in consumer.consume(500, 0.1):
-                        self._message(message, pending)
+                    # consume(n, timeout) waits for n records or the timeout, whichever
+                    # comes first: a lone change would wait the timeout out. poll returns
+                    # with the first record; what queued behind it is taken without waiting.
+                    first = consumer.poll(0.1)
+                    if first is not None:
+                        for message in [first, *consumer.consume(500, 0)]:
+                            self._message(message, pending)
                     if not pending:
                         self.ready.set()
                 except Exception as exc:  # Kafka away mid-set-up: keep the splits, retry
