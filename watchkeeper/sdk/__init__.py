@@ -13,7 +13,16 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_PUBLIC = {"Emitter": "._emitter", "PredictionCall": "._timer"}
+_PUBLIC = {
+    "Assignment": "._variant",
+    "Emitter": "._emitter",
+    "PredictionCall": "._timer",
+    "Shadow": "._shadow",
+    "ShadowReport": "._shadow",
+    "Split": "._assignment",
+    "SplitError": "._assignment",
+    "Variant": "._assignment",
+}
 __all__ = sorted(_PUBLIC)
 
 

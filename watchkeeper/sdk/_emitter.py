@@ -18,47 +18,21 @@ from ..codec import Codec
 from ..settings import KafkaSettings, topic_prefix
 from . import _metrics
 from ._buffer import Backlog, Item, split_capacity
+from ._rollout_calls import RolloutCalls
+from ._routing import RoutingReader
+from ._shadow import Shadow
+from ._shared import default_codec, librdkafka_log
 from ._timer import PredictionCall
+from ._variant import Assignment, resolve
 
 log = logging.getLogger("watchkeeper.sdk")
-
-_codec_lock = threading.Lock()
-_shared_codec: Codec | None = None
-
-
-def _default_codec() -> Codec:
-    global _shared_codec
-    with _codec_lock:
-        if _shared_codec is None:
-            _shared_codec = Codec()
-        return _shared_codec
-
-
-class _OncePerMinute(logging.Filter):
-    """librdkafka repeats the same complaint at every reconnect attempt: say it once a minute."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self._last: dict[str, float] = {}
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        key = str(record.msg).split(" ", 1)[0]
-        now = time.monotonic()
-        if now - self._last.get(key, -60.0) < 60.0:
-            return False
-        self._last[key] = now
-        return True
-
-
-_librdkafka_log = logging.getLogger("watchkeeper.sdk.librdkafka")
-_librdkafka_log.addFilter(_OncePerMinute())
 
 
 def _now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
-class Emitter:
+class Emitter(RolloutCalls):
     """Sends events to Kafka without ever blocking or breaking the caller.
 
     * Each call validates its fields and raises ``ValueError`` naming the wrong one;
@@ -72,6 +46,7 @@ class Emitter:
 
     ``producer_config`` entries are passed to librdkafka last, so they win; cluster and
     SASL/SSL settings come from ``settings`` (by default ``KAFKA_*`` in the environment).
+    ``routing_config`` does the same for the consumer of the routing topic (``assign``).
     """
 
     def __init__(
@@ -84,11 +59,15 @@ class Emitter:
         codec: Codec | None = None,
         close_timeout_s: float = 5.0,
         producer_config: Mapping[str, Any] | None = None,
+        routing_config: Mapping[str, Any] | None = None,
     ) -> None:
         settings = settings or KafkaSettings.from_env()
         prefix = topic_prefix() if prefix is None else prefix
+        # Opens no consumer until the first assign (an emitter that never assigns never reads).
+        self._routing = RoutingReader(settings, prefix + "routing", client_id, routing_config)
+        self._shadows: list[Shadow] = []
         self._topics = {name: prefix + name for name in ("predictions", "feedback", "telemetry")}
-        self._codec = codec or _default_codec()
+        self._codec = codec or default_codec()
         self.client_id = client_id
         self.buffer_size = buffer_size
         self.close_timeout_s = close_timeout_s
@@ -115,7 +94,7 @@ class Emitter:
                 "delivery.report.only.error": True,
                 "on_delivery": self._on_delivery,
                 "error_cb": self._on_error,
-                "logger": _librdkafka_log,
+                "logger": librdkafka_log,
             }
         )
         config.update(producer_config or {})
@@ -137,8 +116,8 @@ class Emitter:
     def prediction(
         self,
         *,
-        model: str,
-        version: str,
+        model: str | None = None,
+        version: str | None = None,
         latency_ms: float,
         label: str | None = None,
         value: float | None = None,
@@ -146,7 +125,8 @@ class Emitter:
         num_features: Mapping[str, float] | None = None,
         cat_features: Mapping[str, str] | None = None,
         segments: Mapping[str, str] | None = None,
-        variant: str = "default",
+        variant: str | None = None,
+        assignment: Assignment | None = None,
         region: str | None = None,
         tenant: str | None = None,
         user_id: str | None = None,
@@ -163,9 +143,11 @@ class Emitter:
     ) -> str:
         """Emit one PredictionEvent; return its ``event_id`` (feedback refers to it).
 
-        ``llm`` is ``{"provider_model": ..., "tokens_in": ..., "tokens_out": ...,
-        "tokens_cached": ...}`` for LLM calls.
+        ``assignment`` (from :meth:`assign`) sets model, version and variant; an explicit
+        one that contradicts it raises ``ValueError``. ``llm`` is ``{"provider_model": ...,
+        "tokens_in": ..., "tokens_out": ..., "tokens_cached": ...}`` for LLM calls.
         """
+        model, version, variant = resolve(assignment, model, version, variant)
         event_id = event_id if event_id is not None else self._new_id()
         record = {
             "event_id": event_id,
@@ -225,7 +207,14 @@ class Emitter:
         record.setdefault("event_time_ms", _now_ms())
         self._send("telemetry", "TelemetryEvent", model, record)
 
-    def timed(self, *, model: str, version: str, **fields: Any) -> PredictionCall:
+    def timed(
+        self,
+        *,
+        model: str | None = None,
+        version: str | None = None,
+        assignment: Assignment | None = None,
+        **fields: Any,
+    ) -> PredictionCall:
         """Time a predict call; emit one prediction when the block ends.
 
         >>> emitter = Emitter(KafkaSettings("127.0.0.1:1"), buffer_size=10)
@@ -236,13 +225,27 @@ class Emitter:
         >>> emitter.close(timeout=0)
         1
         """
+        model, version, fields["variant"] = resolve(
+            assignment, model, version, fields.pop("variant", None)
+        )
         return PredictionCall(self, model, version, fields)
 
-    def instrument(self, *, model: str, version: str, describe: Any = None, **fields: Any):
+    def instrument(
+        self,
+        *,
+        model: str | None = None,
+        version: str | None = None,
+        describe: Any = None,
+        assignment: Assignment | None = None,
+        **fields: Any,
+    ):
         """Decorator form of :meth:`timed`. ``describe(result, *args, **kwargs)`` may
         return prediction fields (``label``, ``score``, ``num_features`` ...)."""
         from ._timer import instrument
 
+        model, version, fields["variant"] = resolve(
+            assignment, model, version, fields.pop("variant", None)
+        )
         return instrument(self, model, version, describe, fields)
 
     @property
@@ -287,7 +290,12 @@ class Emitter:
         if self._closed:
             return 0
         before = self.dropped
-        left = self.flush(self.close_timeout_s if timeout is None else timeout)
+        deadline = time.monotonic() + (self.close_timeout_s if timeout is None else timeout)
+        # Shadows first: what their queued requests emit is flushed with the rest.
+        for shadow in self._shadows:
+            shadow.close(max(0.0, deadline - time.monotonic()))
+        self._routing.stop()
+        left = self.flush(max(0.0, deadline - time.monotonic()))
         self._stop.set()
         self._pump.join(timeout=1.0)
         if left:
