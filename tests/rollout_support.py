@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import threading
+import time
 from pathlib import Path
 
 from watchkeeper.control.client import Client
@@ -76,32 +77,55 @@ CANARY = {
 
 
 class Traffic:
-    """Predictions for both arms of a canary until stopped (errors at the given rates)."""
+    """Requests of random users through ``sdks`` real SDKs until stopped: each asks
+    ``emitter.assign`` which version serves the user and emits the prediction with that
+    assignment (errors at the rate of the version served). Every SDK keeps what it sent:
+    (time ms, version, split seq)."""
 
-    def __init__(self, kafka_settings, prefix, model, versions, error_rates, seed=1):
-        self.emitter = Emitter(kafka_settings, prefix=prefix, buffer_size=100_000)
-        self.model, self.versions, self.error_rates = model, versions, error_rates
+    def __init__(self, kafka_settings, prefix, model, error_rates, sdks=3, seed=1,
+                 default_version="1", latency_ms=None):  # fmt: skip
+        self.emitters = [
+            Emitter(kafka_settings, prefix=prefix, buffer_size=100_000, client_id=f"sdk-{i}")
+            for i in range(sdks)
+        ]
+        self.model, self.error_rates, self.default = model, error_rates, default_version
+        self.latency_ms = latency_ms or {}
         self.rng = random.Random(seed)
         self.stop = threading.Event()
-        self.sent = 0
+        self.sent: list[list[tuple[int, str, int]]] = [[] for _ in self.emitters]
         self.thread = threading.Thread(target=self._run, daemon=True)
 
     def __enter__(self):
+        for emitter in self.emitters:
+            emitter.wait_for_routing(30)
         self.thread.start()
         return self
 
     def __exit__(self, *exc):
         self.stop.set()
         self.thread.join(10)
-        self.emitter.close(5)
+        for emitter in self.emitters:
+            emitter.close(5)
 
     def _run(self):
+        n = 0
         while not self.stop.is_set():
-            for variant, version in self.versions.items():
-                bad = self.rng.random() < self.error_rates[variant]
-                self.emitter.prediction(model=self.model, version=version, variant=variant,
-                                        latency_ms=10 + self.rng.random(),
-                                        status="ERROR" if bad else "OK")  # fmt: skip
-                self.sent += 1
-            if self.sent % 200 == 0:
+            for i, emitter in enumerate(self.emitters):
+                user = f"user-{self.rng.randrange(1_000_000)}"
+                chosen = emitter.assign(self.model, user, default_version=self.default)
+                bad = self.rng.random() < self.error_rates.get(chosen.version, 0.0)
+                base = self.latency_ms.get(chosen.version, 10.0)
+                emitter.prediction(assignment=chosen, latency_ms=base * (1 + self.rng.random()),
+                                   status="ERROR" if bad else "OK", user_id=user)  # fmt: skip
+                self.sent[i].append((int(time.time() * 1000), chosen.version, chosen.seq))
+                n += 1
+            if n % 300 == 0:
                 self.stop.wait(0.01)  # a pace for the traffic, not a synchronisation
+
+    def switched_at(self, seq: int) -> list[int]:
+        """When each SDK first served with a split of at least ``seq`` (ms)."""
+        return [next(t for t, _, s in sent if s >= seq) for sent in self.sent]
+
+    def sent_after(self, seq: int, version: str) -> list[int]:
+        """Requests each SDK served with ``version`` once it had a split of ``seq``."""
+        return [sum(1 for _, v, s in sent if s >= seq and v == version) for sent in self.sent]

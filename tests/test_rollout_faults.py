@@ -32,9 +32,7 @@ def test_kill_9_mid_step_resumes_the_step_and_promotes_once(
         spec = {**CANARY, "steps": [50, 100], "analysis": {"min_samples": 3000, "deadline_s": 300}}
         api(rollout).write("POST", "/api/v1/rollouts", spec)
         reader = api(rollout, "reader")
-        versions = {"baseline": "1", "canary": "2"}
-        rates = {"baseline": 0.01, "canary": 0.01}
-        with Traffic(kafka_settings, prefix, "fraud", versions, rates):
+        with Traffic(kafka_settings, prefix, "fraud", {"1": 0.01, "2": 0.01}):
             before = wait_for(
                 lambda: (
                     (r := reader.get("/api/v1/rollouts/fraud-1"))["analysis"]

@@ -8,6 +8,7 @@ import pytest
 from watchkeeper.codec import Codec
 from watchkeeper.control.client import ApiError
 
+from .helpers import wait_for
 from .rollout_support import CANARY, Traffic, api, registry_with, splits, start_rollout, wait_state
 from .test_router_support import read_to_end
 
@@ -20,10 +21,16 @@ def test_bad_canary_is_rolled_back_with_an_alert(start_service, kafka_settings, 
     created = api(rollout).write("POST", "/api/v1/rollouts", CANARY)
     assert created["id"] == "fraud-1" and created["state"] == "progressing"
     assert splits(kafka_settings, f"{prefix}routing")["fraud"].variants[1].weight == 50.0
-    versions = {"baseline": "1", "canary": "2"}
-    with Traffic(kafka_settings, prefix, "fraud", versions, {"baseline": 0.01, "canary": 0.2}):
+    with Traffic(kafka_settings, prefix, "fraud", {"1": 0.01, "2": 0.2}) as traffic:
         done = wait_state(rollout, "fraud-1")
+        seq = splits(kafka_settings, f"{prefix}routing")["fraud"].seq
+        wait_for(lambda: all(s[-1][2] >= seq for s in traffic.sent), 30, "every SDK switched")
     assert done["state"] == "rolled_back"
+    # Every SDK stopped sending the canary traffic once the rollback's split reached it.
+    assert traffic.sent_after(seq, "2") == [0, 0, 0]
+    verdict_ms = done["timeline"][-1]["at_ms"]
+    delays = [t - verdict_ms for t in traffic.switched_at(seq)]
+    print(f"SDKs on the rollback's split {delays} ms after the verdict")
     assert done["rollback"]["check"] == "error_rate" and done["rollback"]["step"] == 0
     assert "worse than the baseline" in done["rollback"]["reason"]
     split = splits(kafka_settings, f"{prefix}routing")["fraud"]
@@ -45,10 +52,11 @@ def test_good_canary_is_promoted_through_every_step(
     rollout = start_rollout(start_service, prefix, registry)
     spec = {**CANARY, "steps": [10, 50, 100]}
     api(rollout).write("POST", "/api/v1/rollouts", spec)
-    versions = {"baseline": "1", "canary": "2"}
-    with Traffic(kafka_settings, prefix, "fraud", versions, {"baseline": 0.01, "canary": 0.01}):
+    with Traffic(kafka_settings, prefix, "fraud", {"1": 0.01, "2": 0.01}) as traffic:
         done = wait_state(rollout, "fraud-1")
     assert done["state"] == "promoted", done["timeline"]
+    weights = {v for sent in traffic.sent for _, v, _ in sent}
+    assert weights == {"1", "2"}  # the SDKs served both while it stepped
     events = [e["event"] for e in done["timeline"]]
     assert events == ["created", "advanced", "advanced", "passed", "promoted"]
     champion = api(registry, "reader").get("/api/v1/models/fraud/aliases/champion")
@@ -116,7 +124,5 @@ def test_blue_green_switch_and_rollback(start_service, kafka_settings, prefix, t
 
 
 def wait_for_alias(reader, version):
-    from .helpers import wait_for
-
     wait_for(lambda: reader.get("/api/v1/models/fraud/aliases/champion")["version"]["version"]
              == version, 30, f"champion -> {version}")  # fmt: skip
