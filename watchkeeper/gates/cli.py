@@ -134,9 +134,12 @@ def _alias(url: str, token: str, model: str, alias: str) -> str:
 
     with RegistryClient(url, token or None) as rc:
         try:
-            return str(rc.get_alias(model, alias)["version"])
+            held = rc.get_alias(model, alias)["version"]  # the version record it names
         except ApiError as exc:
             raise UsageError(f"champion alias {model}@{alias}: {exc.status} {exc.reason}") from None
+    if not held:
+        raise UsageError(f"champion alias {model}@{alias} names a deleted version")
+    return str(held["version"])
 
 
 def _staging(a: argparse.Namespace) -> GateResult:
