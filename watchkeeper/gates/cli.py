@@ -178,11 +178,17 @@ def _watch(a: argparse.Namespace) -> GateResult:
 
 
 def run(args: argparse.Namespace) -> int:
+    from confluent_kafka import KafkaException
+
     try:
         result: GateResult = args.gate_run(args)
     except UsageError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    except (KafkaException, TimeoutError) as exc:
+        # No verdict without the topic: the gate fails, and says why.
+        print(f"error: gate:{args.gate}: cannot read Kafka: {exc}", file=sys.stderr)
+        return 1
     print(result.table(), flush=True)
     if args.registry_url:
         try:

@@ -80,8 +80,8 @@ def validate(request: ValidateRequest, gate_states: dict[str, dict] | None = Non
                          "--thresholds FILE), fairness bounds or --quality-gate")  # fmt: skip
     rows = holdout.read_rows(r.holdout)
     labels = holdout.labels(rows, r.label_column, r.holdout)
-    mine = metrics.compute(labels, r.candidate_scoring.scores(rows, r.holdout, "candidate"),
-                           r.decision_threshold)  # fmt: skip
+    candidate_scores = r.candidate_scoring.scores(rows, r.holdout, "candidate")
+    mine = metrics.compute(labels, candidate_scores, r.decision_threshold)
     theirs = None
     if r.champion_scoring.given():
         theirs = metrics.compute(labels, r.champion_scoring.scores(rows, r.holdout, "champion"),
@@ -106,15 +106,14 @@ def validate(request: ValidateRequest, gate_states: dict[str, dict] | None = Non
         else:
             result.check(t.label, value, t.holds(value))
     if r.sensitive:
-        _fairness(r, rows, labels, result)
+        _fairness(r, rows, labels, candidate_scores, result)
     for name in r.quality_gates:
         ok, why = qualitygate.verdict((gate_states or {}).get(name), r.unknown_gate_passes)
         result.check(f"quality gate {name} open", "open" if ok else "closed", ok, why)
     return result
 
 
-def _fairness(r: ValidateRequest, rows, labels, result: GateResult) -> None:
-    scores = r.candidate_scoring.scores(rows, r.holdout, "candidate")
+def _fairness(r: ValidateRequest, rows, labels, scores, result: GateResult) -> None:
     chosen = [1 if s >= r.decision_threshold else 0 for s in scores]
     groups = holdout.groups(rows, r.sensitive or "", r.holdout)
     gaps = fairness.assess_gaps(labels, chosen, groups, r.max_gaps, r.min_impact,
