@@ -6,6 +6,7 @@ watchkeeper topics apply|list
 watchkeeper schemas check|lock|list
 watchkeeper registry models|versions|validate|alias|datasets|history|import-mlflow|export-mlflow
 watchkeeper lineage graph|upstream|downstream|impact NODE
+watchkeeper gate validate|staging|rollout|watch ...
 """
 
 from __future__ import annotations
@@ -124,6 +125,10 @@ def build_parser() -> argparse.ArgumentParser:
     registry_cli.add_lineage(sub)
     for name in ("registry", "lineage"):
         sub.choices[name].set_defaults(func=registry_cli.run)
+
+    from .gates import cli as gate_cli
+
+    gate_cli.add_gate(sub)
     return parser
 
 

@@ -54,6 +54,15 @@ def check_move(
 
 
 def _validated_metrics(version: dict[str, Any]) -> dict[str, float]:
-    """Metrics measured by the latest validation override the ones registered with it."""
-    validations = version.get("validations") or []
-    return dict(validations[-1].get("metrics", {})) if validations else {}
+    """Metrics measured by validations override the ones registered with the version, a
+    later validation's over an earlier one's. A validation that did not measure a metric
+    (a CI chain's staging or watch gate after its validate gate) leaves it as it was.
+
+    >>> _validated_metrics({"validations": [{"metrics": {"auc": 0.9, "f1": 0.7}},
+    ...                                     {"metrics": {"auc": 0.8}}, {"metrics": {}}]})
+    {'auc': 0.8, 'f1': 0.7}
+    """
+    found: dict[str, float] = {}
+    for validation in version.get("validations") or []:
+        found.update(validation.get("metrics") or {})
+    return found
