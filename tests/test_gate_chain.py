@@ -11,11 +11,14 @@ import pytest
 
 from tests.gate_support import Running, run_cli, write_holdout
 from tests.registry_support import TOKENS, client, start_registry
+from tests.rollout_support import Traffic, start_rollout
 
 pytestmark = pytest.mark.kafka
 
 
-def test_the_release_chain_through_the_cli(start_service, prefix, tmp_path, kafka_bootstrap):
+def test_the_release_chain_through_the_cli(
+    start_service, prefix, tmp_path, kafka_bootstrap, kafka_settings
+):
     registry = start_registry(start_service, prefix, tmp_path)
     rc = client(registry, "admin")
     env = {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "WK_TOPIC_PREFIX": prefix,
@@ -53,13 +56,20 @@ def test_the_release_chain_through_the_cli(start_service, prefix, tmp_path, kafk
     gate("staging", "--model", "fraud", "--version", "2", "--", sys.executable, "-c", check)
 
     # production -> progressive rollout
-    # TODO(lead): the rollout stage, once services/rollout serves POST /api/v1/rollouts and
-    # GET /api/v1/rollouts/{id}. Not faked here: start the real service, e.g.
-    #   rollout = start_service("services.rollout", prefix, ...)
-    #   spec = tmp_path / "rollout.yaml"   # model: fraud, strategy: canary, baseline: "1",
-    #                                      # candidate: "2", steps: [...], checks: [...]
-    #   gate("rollout", "--rollout-url", rollout.url, "--spec", str(spec), "--token", ...)
-    # and add "gate:rollout" between gate:staging and gate:watch in `expected` below.
+    # (the services the SDKs report to)
+    rollout = start_rollout(start_service, prefix, registry)
+    spec = tmp_path / "rollout.yaml"
+    spec.write_text(
+        'model: fraud\nstrategy: canary\nbaseline: "1"\ncandidate: "2"\nsteps: [20, 100]\n'
+        "checks: [{metric: error_rate, margin: 0.02}]\n"
+        "analysis: {min_samples: 300, deadline_s: 120}\n"
+    )
+    with Traffic(kafka_settings, prefix, "fraud", {"1": 0.01, "2": 0.01}):
+        done = gate("rollout", "--rollout-url", rollout.url, "--spec", str(spec),
+                    "--token", TOKENS["writer"], "--timeout", "300")  # fmt: skip
+    assert "promoted" in done.stdout
+    # The promotion moved the alias (through the registry's gate, on what was recorded).
+    assert rc.get_alias("fraud", "champion")["version"]["version"] == "2"
 
     # post-deploy monitoring: no alert for fraud 2 fires while the gate watches
     watching = Running("gate", "watch", "--model", "fraud", "--version", "2",
@@ -68,10 +78,8 @@ def test_the_release_chain_through_the_cli(start_service, prefix, tmp_path, kafk
     assert code == 0, out + err
 
     validations = rc.get_version("fraud", "2")["validations"]
-    expected = ["gate:validate", "gate:staging", "gate:watch"]
+    expected = ["gate:validate", "gate:staging", "rollout:fraud-1", "gate:rollout", "gate:watch"]
     assert [(v["validator"], v["passed"]) for v in validations] == [(e, True) for e in expected]
     assert validations[0]["metrics"]["auc"] == pytest.approx(0.99)
-    # The alias gate reads the latest validation: the chain's last stage passed.
-    rc.set_alias("fraud", "champion", "2", reason="released by the chain")
     assert rc.get_alias("fraud", "champion")["version"]["version"] == "2"
     rc.close()
