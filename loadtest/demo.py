@@ -4,7 +4,10 @@ Starts (or reuses) Kafka, the ``slo``, ``router``, ``cost``, ``quality`` and ``r
 services, an on-call webhook receiver and a traffic simulator playing two models for about
 a minute. The models are registered first (training data, lineage, champion alias); the
 summary ends with the impact of their raw source changing, live streams included.
-Midway one version degrades (latency x20, 15 % errors), then recovers.
+Midway one version degrades (latency x20, 15 % errors), then recovers. From the start a
+canary of a degraded fraud build (3.3.0) runs beside the champion, each request assigned
+by the SDK from the rollout service's split; the comparison on the stream rolls it back,
+with the reason and an alert to on-call.
 
 A live line per second shows throughput and p99 per model, the fraud model's spend against
 its (tiny) daily budget, the quality gate of fraud's training data, and the alerts open at
@@ -36,7 +39,7 @@ from watchkeeper.ports import free_port
 from watchkeeper.sdk import Emitter
 from watchkeeper.settings import KafkaSettings
 
-from . import demo_registry
+from . import demo_registry, demo_rollout
 from .simulator import Degradation, ModelProfile, Simulator
 
 HEALTHY_S, DEGRADED_S, RECOVERY_S = 20.0, 20.0, 25.0
@@ -44,7 +47,7 @@ PROFILES = [
     ModelProfile("fraud", "3.2.0", median_ms=8.0, sigma=0.5),
     ModelProfile("recommender", "11", median_ms=40.0, sigma=0.6, slow_ms=300.0),
 ]
-EXPECTED = ("HighErrorRate", "fraud")
+EXPECTED = ("HighErrorRate", "fraud", "3.2.0")  # the champion's, not the canary's
 GATE = "fraud-training"
 BUDGET = "fraud-demo"
 
@@ -112,11 +115,13 @@ class Stack:
     cost: ServiceProcess
     quality: ServiceProcess
     registry: ServiceProcess
+    rollout: ServiceProcess
     receiver: WebhookReceiver
+    canary: str = ""
 
     @property
     def services(self) -> list[ServiceProcess]:
-        return [self.slo, self.router, self.cost, self.quality, self.registry]
+        return [self.slo, self.router, self.cost, self.quality, self.registry, self.rollout]
 
     def gate(self) -> dict:
         try:
@@ -141,6 +146,7 @@ def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> 
     for name, text in files.items():
         (tmp / name).write_text(text)
     env = {"KAFKA_BOOTSTRAP_SERVERS": bootstrap, "WK_TOPIC_PREFIX": prefix}
+    registry_port = free_port()
     return Stack(
         slo=supervised(
             "services.slo", {**env, "WK_SLO_WINDOW_S": "5", "WK_SLO_GRACE_S": "1"}, tmp / "slo.log"
@@ -175,8 +181,23 @@ def start(bootstrap: str, prefix: str, tmp: Path, receiver: WebhookReceiver) -> 
         ),
         registry=supervised(
             "services.registry",
-            {**env, "WK_REGISTRY_API_TOKENS": demo_registry.TOKENS},
+            {
+                **env,
+                "WK_REGISTRY_API_TOKENS": demo_registry.TOKENS,
+                "WK_HTTP_PORT": str(registry_port),
+            },
             tmp / "registry.log",
+        ),
+        rollout=supervised(
+            "services.rollout",
+            {
+                **env,
+                "WK_ROLLOUT_API_TOKENS": demo_rollout.TOKENS,
+                "WK_ROLLOUT_REGISTRY_URL": f"http://127.0.0.1:{registry_port}",
+                "WK_ROLLOUT_REGISTRY_TOKEN": demo_registry.TOKEN,
+                "WK_ROLLOUT_TICK_S": "0.5",
+            },
+            tmp / "rollout.log",
         ),
         receiver=receiver,
     )
@@ -194,10 +215,12 @@ def main() -> int:
             for service in stack.services:
                 service.wait_healthy()
             demo_registry.register(stack.registry.url)
+            demo_rollout.register_candidate(stack.registry.url)
             print(
                 f"slo {stack.slo.url}/metrics | router {stack.router.url}/metrics | "
                 f"cost {stack.cost.url}/metrics | gate {stack.quality.url}/gate/{GATE} | "
-                f"registry {stack.registry.url}/openapi.json\n"
+                f"registry {stack.registry.url}/openapi.json | "
+                f"rollout {stack.rollout.url}/api/v1/routing/fraud\n"
             )
             return play(settings, prefix, stack)
         finally:
@@ -210,6 +233,8 @@ def main() -> int:
 def alert_name(alert: dict) -> str:
     labels = alert["labels"]
     subject = labels.get("model") or labels.get("budget") or labels.get("gate") or ""
+    if labels.get("alertname") == "RolloutRolledBack":
+        subject += f" {labels.get('version', '')}"
     return f"{labels.get('alertname', '?')}({subject})"
 
 
@@ -224,17 +249,19 @@ def open_alerts(receiver: WebhookReceiver) -> dict[str, dict]:
 
 def live_line(stack: Stack, elapsed: float, phase: str) -> str:
     parts = [f"{elapsed:3.0f}s {phase:<8}"]
+    series = scrape(stack.slo.url + "/metrics")
     for profile in PROFILES:
-        labels = dict(
-            model=profile.model,
-            version=profile.version,
-            variant="default",
-            region=profile.region,
-            view="window",
+        # Summed over the variants a rollout splits the version into (baseline, default).
+        wanted = {("model", profile.model), ("version", profile.version), ("view", "window")}
+        rate = sum(
+            v
+            for (n, labels), v in series.items()
+            if n == "wk_slo_throughput_per_s" and wanted <= set(labels)
         )
-        rate = stack.slo.metric("wk_slo_throughput_per_s", **labels)
-        p99 = stack.slo.metric("wk_slo_latency_ms", **labels, quantile="0.99")
+        p99 = max((v for (n, labels), v in series.items() if n == "wk_slo_latency_ms"
+                   and wanted | {("quantile", "0.99")} <= set(labels)), default=0.0)  # fmt: skip
         parts.append(f"{profile.model} {rate:4.0f}/s p99 {p99:6.0f} ms")
+    parts.append(demo_rollout.live(demo_rollout.status(stack.rollout.url, stack.canary)))
     spend = stack.cost.metric("wk_cost_budget_spend_usd", instance=BUDGET)
     plan = stack.cost.metric("wk_cost_budget_plan_usd", instance=BUDGET)
     parts.append(f"budget ${spend:.4f}/{plan:.4f}")
@@ -248,7 +275,16 @@ def live_line(stack: Stack, elapsed: float, phase: str) -> str:
 def play(settings: KafkaSettings, prefix: str, stack: Stack) -> int:
     emitter = Emitter(settings, prefix=prefix, client_id="demo-simulator")
     degradation = Degradation("fraud", HEALTHY_S, HEALTHY_S + DEGRADED_S)
-    simulator = Simulator(emitter, PROFILES, rate_per_s=250.0, degradation=degradation)
+    simulator = Simulator(
+        emitter,
+        PROFILES,
+        rate_per_s=250.0,
+        degradation=degradation,
+        routed=frozenset({"fraud"}),
+        builds={(demo_rollout.MODEL, demo_rollout.CANDIDATE): demo_rollout.BUILD},
+    )
+    emitter.wait_for_routing(10)
+    stack.canary = demo_rollout.start_canary(stack.rollout.url)
     begin = time.monotonic()
     gate_states: list[tuple[float, str]] = []
 
@@ -272,9 +308,8 @@ def first(receiver: WebhookReceiver, status: str, path: str = "/oncall"):
     for request in receiver.delivered(path):
         for alert in request.body.get("alerts", []):
             labels = alert["labels"]
-            if (labels.get("alertname"), labels.get("model")) == EXPECTED and alert[
-                "status"
-            ] == status:
+            key = (labels.get("alertname"), labels.get("model"), labels.get("version"))
+            if key == EXPECTED and alert["status"] == status:
                 return request
     return None
 
@@ -339,8 +374,18 @@ def summary(
     )
     transitions = " -> ".join(f"{state} at {at:.0f}s" for at, state in gate_states)
     print(f"  quality gate {GATE}: {transitions or 'no verdict'}")
+    rollout = demo_rollout.status(stack.rollout.url, stack.canary)
+    rolled_back_alert = any(
+        a["labels"].get("alertname") == "RolloutRolledBack"
+        for r in notifications
+        for a in r.body.get("alerts", [])
+    )
+    print("\n".join(demo_rollout.summary_lines(rollout, rolled_back_alert)))
     print("\n".join(demo_registry.impact_lines(stack.registry.url)))
-    ok = firing is not None and resolved and escalated is not None
+    canary_ok = rollout.get("state") == "rolled_back" and rolled_back_alert
+    if not canary_ok:
+        print("\nthe canary of the degraded fraud build was NOT rolled back with an alert")
+    ok = firing is not None and resolved and escalated is not None and canary_ok
     verdict = "delivered, escalated and resolved" if ok else "NOT delivered, escalated, resolved"
     print(f"\n{EXPECTED[0]} for {EXPECTED[1]}: {verdict}")
     return 0 if ok else 1

@@ -51,15 +51,30 @@ class Degradation:
         return self.start_s <= elapsed_s < self.end_s
 
 
+@dataclass(frozen=True)
+class Build:
+    """How a version behaves when it serves (a canary's degraded build, say)."""
+
+    latency_factor: float = 1.0
+    error_rate: float | None = None  # None: the profile's
+
+
 @dataclass
 class Simulator:
+    """``routed`` models ask the SDK which version serves each user (``emitter.assign``,
+    sticky per user, following the rollout's split); ``builds`` say how a version other
+    than the profile's behaves."""
+
     emitter: Emitter
     profiles: list[ModelProfile]
     rate_per_s: float = 300.0  # per model
     degradation: Degradation | None = None
     seed: int = 7
+    routed: frozenset[str] = frozenset()
+    builds: dict[tuple[str, str], Build] = field(default_factory=dict)
     sent: int = 0
     first_degraded_at: float | None = None  # wall time of the first degraded event
+    served: dict[tuple[str, str], int] = field(default_factory=dict)  # (model, version)
     rng: random.Random = field(init=False)
 
     def __post_init__(self) -> None:
@@ -73,13 +88,27 @@ class Simulator:
         )
         factor = self.degradation.latency_factor if degraded else 1.0
         error_rate = self.degradation.error_rate if degraded else profile.error_rate
+        user = f"user-{self.rng.randrange(100_000)}"
+        assignment = None
+        if profile.model in self.routed:
+            assignment = self.emitter.assign(profile.model, user, default_version=profile.version)
+            build = self.builds.get((profile.model, assignment.version or ""))
+            if build is not None and not degraded:
+                factor = build.latency_factor
+                if build.error_rate is not None:
+                    error_rate = build.error_rate
+        version = assignment.version if assignment else profile.version
+        key = (profile.model, version or "")
+        self.served[key] = self.served.get(key, 0) + 1
         failed = self.rng.random() < error_rate
         amount = self.rng.expovariate(1 / 80.0)
         if degraded and self.first_degraded_at is None:
             self.first_degraded_at = time.time()
+        placed = {"assignment": assignment} if assignment else {"version": profile.version}
         self.emitter.prediction(
             model=profile.model,
-            version=profile.version,
+            **placed,
+            user_id=user,
             region=profile.region,
             latency_ms=profile.latency(self.rng, factor),
             status="ERROR" if failed else "OK",
