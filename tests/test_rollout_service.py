@@ -126,3 +126,36 @@ def test_blue_green_switch_and_rollback(start_service, kafka_settings, prefix, t
 def wait_for_alias(reader, version):
     wait_for(lambda: reader.get("/api/v1/models/fraud/aliases/champion")["version"]["version"]
              == version, 30, f"champion -> {version}")  # fmt: skip
+
+
+def test_the_cli_starts_reads_exports_and_aborts(start_service, prefix, tmp_path):
+    import json
+
+    import yaml
+
+    from .gate_support import run_cli
+    from .registry_support import TOKENS
+
+    rollout = start_rollout(start_service, prefix)
+    env = {"WK_ROLLOUT_URL": rollout.url, "WK_ROLLOUT_TOKEN": TOKENS["writer"]}
+    spec = tmp_path / "canary.yaml"
+    spec.write_text(
+        'model: fraud\nstrategy: canary\nbaseline: "1"\ncandidate: "2"\nsteps: [5, 100]\n'
+    )
+    started = run_cli("rollout", "start", str(spec), env=env)
+    assert started.returncode == 0, started.stderr
+    assert json.loads(started.stdout)["id"] == "fraud-1"
+    route = run_cli("rollout", "routing", "fraud", "--httproute", "--yaml", env=env)
+    doc = yaml.safe_load(route.stdout)
+    assert doc["kind"] == "HTTPRoute"
+    assert [b["weight"] for b in doc["spec"]["rules"][0]["backendRefs"]] == [95, 5]
+    again = run_cli("rollout", "start", str(spec), env=env)
+    assert again.returncode == 1 and "409" in again.stderr
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("model: fraud\nsteps: [5\n")
+    bad = run_cli("rollout", "start", str(broken), env=env)
+    assert bad.returncode == 2 and "broken.yaml:" in bad.stderr
+    aborted = run_cli("rollout", "abort", "fraud-1", "--reason", "by hand", env=env)
+    assert json.loads(aborted.stdout)["state"] == "aborted"
+    listed = json.loads(run_cli("rollout", "list", "--model", "fraud", env=env).stdout)
+    assert [(r["id"], r["state"]) for r in listed["rollouts"]] == [("fraud-1", "aborted")]

@@ -6,6 +6,7 @@ watchkeeper topics apply|list
 watchkeeper schemas check|lock|list
 watchkeeper registry models|versions|validate|alias|datasets|history|import-mlflow|export-mlflow
 watchkeeper lineage graph|upstream|downstream|impact NODE
+watchkeeper rollout start|get|list|verdict|pause|resume|abort|rollback|switch|routing ...
 watchkeeper gate validate|staging|rollout|watch ...
 """
 
@@ -125,6 +126,10 @@ def build_parser() -> argparse.ArgumentParser:
     registry_cli.add_lineage(sub)
     for name in ("registry", "lineage"):
         sub.choices[name].set_defaults(func=registry_cli.run)
+
+    from .clients import rollout_cli
+
+    rollout_cli.add_rollout(sub)
 
     from .gates import cli as gate_cli
 

@@ -2,5 +2,6 @@
 
 from ..control.client import ApiError
 from .registry import RegistryClient
+from .rollout import RolloutClient
 
-__all__ = ["ApiError", "RegistryClient"]
+__all__ = ["ApiError", "RegistryClient", "RolloutClient"]
