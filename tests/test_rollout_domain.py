@@ -13,6 +13,9 @@ CANARY = {"model": "fraud", "strategy": "canary", "baseline": "1", "candidate": 
           "steps": [10, 50, 100], "checks": [{"metric": "error_rate", "margin": 0.02}]}  # fmt: skip
 
 
+FEEDBACK = {"name": "conversion", "field": "label", "positive": "yes"}
+
+
 class Domain:
     def __init__(self):
         self.store = Store(Rollouts())
@@ -82,10 +85,16 @@ def test_blue_green_switches_back_and_retires_only_after_keep_ready():
 
 def test_an_ab_test_splits_as_declared_and_ends_on_its_control():
     d = Domain()
-    spec = {"model": "m", "strategy": "ab", "experiment": {"primary": {"metric": "conversion"}},
-            "variants": [{"name": "A", "version": "1", "weight": 50},
-                         {"name": "B", "version": "2", "weight": 50}],
-            "feedback_metrics": [{"name": "conversion", "field": "label", "positive": "yes"}]}  # fmt: skip
+    spec = {
+        "model": "m",
+        "strategy": "ab",
+        "experiment": {"primary": {"metric": "conversion"}},
+        "variants": [
+            {"name": "A", "version": "1", "weight": 50},
+            {"name": "B", "version": "2", "weight": 50},
+        ],
+        "feedback_metrics": [FEEDBACK],
+    }
     d.run("rollouts.create", spec)
     assert d.weights("m") == [("A", "1", 50.0), ("B", "2", 50.0)]
     d.run("rollouts.conclude", {"state": "stopped", "reason": "srm"}, id="m-1")
@@ -98,8 +107,8 @@ def test_an_ab_test_splits_as_declared_and_ends_on_its_control():
 def test_feedback_reaches_the_arm_of_its_prediction():
     analyses = Analyses()
     d = Domain()
-    spec = {**CANARY, "checks": [{"metric": "conversion", "margin": 0.05, "higher_is_better": True}],
-            "feedback_metrics": [{"name": "conversion", "field": "label", "positive": "yes"}],
+    check = {"metric": "conversion", "margin": 0.05, "higher_is_better": True}
+    spec = {**CANARY, "checks": [check], "feedback_metrics": [FEEDBACK],
             "analysis": {"min_samples": 50}}  # fmt: skip
     d.run("rollouts.create", spec)
     analyses.update(d.store.get("rollout", "fraud-1"))
