@@ -193,9 +193,9 @@ def _command(live: Live, verdict: Any, now_ms: int) -> Command | None:
             at_ms=now_ms,
             path=path,
         )
-    if verdict.state in ("running",):
+    if verdict.state == "running":
         return None
-    state = "concluded" if verdict.state == "decided" else "stopped"
+    state = "concluded" if verdict.state in ("decided", "deadline") else "stopped"
     body = {"state": state, "reason": verdict.reason, "verdict": verdict.to_dict()}
     return Command(
         "rollouts.conclude",

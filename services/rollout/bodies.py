@@ -53,6 +53,14 @@ FEEDBACK_METRIC = _object(
     field={"enum": ["value", "label"]},
     positive={"type": "string", "maxLength": 256},
 )
+GUARDRAIL = _object(
+    ["metric", "margin"],
+    metric={"type": "string", "maxLength": 64},
+    margin={"type": "number", "minimum": 0},
+    kind={"enum": ["conversion", "mean"]},
+    higher_is_better={"type": "boolean"},
+    mde=POSITIVE,
+)
 EXPERIMENT = _object(
     ["primary"],
     primary=_object(
@@ -60,8 +68,9 @@ EXPERIMENT = _object(
         metric={"type": "string", "maxLength": 64},
         kind={"enum": ["conversion", "mean"]},
         higher_is_better={"type": "boolean"},
+        mde=POSITIVE,
     ),
-    guardrails={"type": "array", "maxItems": 20, "items": CHECK},
+    guardrails={"type": "array", "maxItems": 20, "items": GUARDRAIL},
     alpha={"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
     min_samples={"type": "integer", "minimum": 1},
     deadline_s={"type": "number", "exclusiveMinimum": 0},

@@ -27,6 +27,8 @@ from typing import Any
 from watchkeeper.control import Rejected
 from watchkeeper.sdk._assignment import Split, SplitError, Variant
 
+from .comparison import AB_STREAM_METRICS, ExperimentComparison
+
 DEFAULT_STEPS = [1.0, 5.0, 25.0, 50.0, 100.0]
 DEFAULT_CHECKS = [
     {"metric": "error_rate", "margin": 0.01},  # one point more errors than the baseline
@@ -122,12 +124,20 @@ def _experiment(body: dict[str, Any]) -> dict[str, Any]:
         raise Rejected(400, f"variants: {exc}") from exc
     feedback = body.get("feedback_metrics", [])
     experiment = dict(body["experiment"])
-    for guard in experiment.get("guardrails", []):
-        if not known_metric(guard["metric"], feedback):
-            raise Rejected(400, f"guardrails: no stream carries a metric {guard['metric']!r}")
-    primary = experiment["primary"]["metric"]
-    if not known_metric(primary, feedback) and primary not in ("conversion",):
-        raise Rejected(400, f"experiment.primary: no stream carries a metric {primary!r}")
+    known = set(AB_STREAM_METRICS) | {m["name"] for m in feedback}
+    for field, name in [("primary", experiment["primary"]["metric"])] + [
+        ("guardrails", g["metric"]) for g in experiment.get("guardrails", [])
+    ]:
+        if name not in known:
+            raise Rejected(
+                400,
+                f"experiment.{field}: no stream carries a metric {name!r} (known: "
+                f"{', '.join(AB_STREAM_METRICS)}, and feedback_metrics by name)",
+            )
+    try:  # what the experiment itself refuses (a mean metric without its mde, ...)
+        ExperimentComparison({"experiment": experiment, "variants": variants})
+    except ValueError as exc:
+        raise Rejected(400, f"experiment: {exc}") from exc
     return {
         "variants": [dict(v) for v in variants],
         "experiment": experiment,
