@@ -46,6 +46,9 @@ class Check:
     margin: float  # how much worse the canary may be and still pass (metric's units)
     tau2: float | None = None  # the mixture's prior variance; default: margin squared
     higher_is_better: bool = False
+    # A change either way is harm (a prediction distribution moving up or down): roll back
+    # when the interval excludes 0 on either side, pass when it lies within +-margin.
+    two_sided: bool = False
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,25 @@ class Step:
         else:
             raise ValueError(f"variant is baseline or canary, not {variant!r}")
 
+    def observe_summary(self, metric: str, variant: str, n: int, mean: float, m2: float) -> None:
+        """A batch of ``n`` observations of ``metric`` (a second's aggregate) as their mean
+        and sum of squared deviations ``m2``: the same interval as observing each."""
+        test = self._tests.get(metric)
+        if test is None:
+            return
+        check = next(c for c in self.checks if c.metric == metric)
+        signed = -mean if check.higher_is_better else mean
+        if variant == "canary":
+            test.add_summary_b(n, signed, m2)
+        elif variant == "baseline":
+            test.add_summary_a(n, signed, m2)
+        else:
+            raise ValueError(f"variant is baseline or canary, not {variant!r}")
+
+    def comparison(self, metric: str) -> MeanComparison:
+        """The running comparison behind ``metric``'s check (KeyError for no such check)."""
+        return self._tests[metric]
+
     def samples(self) -> Iterable[tuple[str, int, int]]:
         return ((m, t.a.n, t.b.n) for m, t in self._tests.items())
 
@@ -99,6 +121,14 @@ class Step:
         for check in self.checks:
             test = self._tests[check.metric]
             low, high = test.interval(self.alpha)
+            if check.two_sided and high < 0:
+                return Verdict(
+                    "rollback",
+                    f"{check.metric}: the canary differs from the baseline by "
+                    f"{low:.4g} to {high:.4g} (always-valid {1 - self.alpha:.0%} interval)",
+                    check.metric,
+                    (low, high),
+                )
             if low > 0:
                 return Verdict(
                     "rollback",
@@ -107,7 +137,7 @@ class Step:
                     check.metric,
                     (low, high),
                 )
-            if high < check.margin:
+            if high < check.margin and (not check.two_sided or low > -check.margin):
                 passed.append(check.metric)
         enough = all(min(a, b) >= self.min_samples for _, a, b in self.samples())
         if len(passed) == len(self.checks) and enough and elapsed_s >= self.min_duration_s:

@@ -54,6 +54,29 @@ class Moments:
         self.mean += delta / self.n
         self.m2 += delta * (x - self.mean)
 
+    def merge(self, n: int, mean: float, m2: float) -> None:
+        """Fold in a batch summarised as its count, mean and sum of squared deviations
+        (Chan, Golub and LeVeque's parallel combination): the same moments as adding its
+        values one by one, up to rounding.
+
+        >>> one, batched = Moments(), Moments()
+        >>> for x in (1.0, 2.0, 4.0, 7.0):
+        ...     one.add(x)
+        >>> batched.add(1.0)
+        >>> batched.merge(3, 13.0 / 3, 38.0 / 3)  # 2, 4, 7: mean 13/3, m2 38/3
+        >>> batched.n, round(batched.mean, 6) == round(one.mean, 6), round(one.m2, 4)
+        (4, True, 21.0)
+        """
+        if n < 0 or m2 < 0:
+            raise ValueError(f"a batch has n >= 0 and m2 >= 0, not n={n}, m2={m2}")
+        if n == 0:
+            return
+        total = self.n + n
+        delta = mean - self.mean
+        self.m2 += m2 + delta * delta * self.n * n / total
+        self.mean += delta * n / total
+        self.n = total
+
     @property
     def variance(self) -> float:
         return self.m2 / (self.n - 1) if self.n > 1 else 0.0
@@ -79,6 +102,16 @@ class MeanComparison:
 
     def add_b(self, x: float) -> None:
         self.b.add(x)
+        self._update()
+
+    def add_summary_a(self, n: int, mean: float, m2: float) -> None:
+        """A batch of a's observations as (count, mean, sum of squared deviations)."""
+        self.a.merge(n, mean, m2)
+        self._update()
+
+    def add_summary_b(self, n: int, mean: float, m2: float) -> None:
+        """A batch of b's observations as (count, mean, sum of squared deviations)."""
+        self.b.merge(n, mean, m2)
         self._update()
 
     @property
