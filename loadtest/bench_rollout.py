@@ -24,7 +24,6 @@ are there.
 
 from __future__ import annotations
 
-import importlib
 import math
 import statistics
 import time
@@ -34,9 +33,13 @@ import numpy as np
 
 from services.rollout.canary import Check
 from services.rollout.signals import CanaryAnalysis
+from watchkeeper.settings import KafkaSettings
 
+from . import routing_propagation
 from .flagger_rule import FlaggerRule
-from .harness import table, write_results
+from .harness import percentile, table, write_results
+from .rollout_aa import aa_rates
+from .throughput import fresh_prefix
 
 GOOD = BAD = 1000
 BASE_ERROR = 0.005
@@ -154,39 +157,19 @@ def measure_level(level: Level) -> dict[str, float]:
     return figures
 
 
-def _hooks(bootstrap: str | None, figures: dict) -> None:
-    """The A/A and routing figures of the other modules, when they are there."""
-    try:
-        aa = importlib.import_module("loadtest.rollout_aa")
-    except ImportError:
-        print("   loadtest/rollout_aa.py not here: aa_false_positive_rate omitted")
-    else:
-        result = aa.aa_rates(tests=1000, looks=100)
-        if isinstance(result, dict):
-            for key in ("aa_false_positive_rate", "naive_aa_false_positive_rate"):
-                if key in result:
-                    figures[key] = result[key]
-        else:
-            figures["aa_false_positive_rate"], figures["naive_aa_false_positive_rate"] = result
-    try:
-        routing = importlib.import_module("loadtest.routing_propagation")
-    except ImportError:
-        print("   loadtest/routing_propagation.py not here: routing_propagation_p99_ms omitted")
-        return
+def _aa_and_routing(bootstrap: str | None, figures: dict) -> None:
+    """1,000 A/A tests read at every look (ours against a peeked t-test), and a weight
+    change's way to every SDK's assignment over a real broker."""
+    figures["aa_false_positive_rate"], figures["naive_aa_false_positive_rate"] = aa_rates(
+        tests=1000, looks=100
+    )
     if bootstrap is None:
         print("   no Kafka: routing_propagation_p99_ms omitted")
         return
-    from watchkeeper.settings import KafkaSettings
-
-    from .throughput import fresh_prefix
-
     prefix = fresh_prefix(KafkaSettings(bootstrap_servers=bootstrap))
-    result = routing.measure(bootstrap, prefix, sdks=10, changes=100)
-    figures["routing_propagation_p99_ms"] = (
-        result.get("routing_propagation_p99_ms", result.get("p99_ms"))
-        if isinstance(result, dict)
-        else result
-    )
+    samples = routing_propagation.measure(bootstrap, prefix, sdks=10, changes=100)
+    figures["routing_propagation_p50_ms"] = percentile(samples, 0.5)
+    figures["routing_propagation_p99_ms"] = percentile(samples, 0.99)
 
 
 def run(kafka_bootstrap: str | None = None) -> dict:
@@ -204,12 +187,12 @@ def run(kafka_bootstrap: str | None = None) -> dict:
                     f"{100 * figures[prefix + 'false_promote_rate']:.1f} %",
                     f"{100 * figures[prefix + 'false_rollback_rate']:.1f} %",
                     f"{100 * figures[prefix + 'halt_rate']:.1f} %",
-                    figures[prefix + "median_decision_s"],
+                    f"{figures[prefix + 'median_decision_s']:,.0f}",
                 ]
             )
         print(f"   {level.rate} req/s: {time.monotonic() - start:.0f} s")
     results.update({k: v for k, v in results["1"].items()})
-    _hooks(kafka_bootstrap, results)
+    _aa_and_routing(kafka_bootstrap, results)
     print(
         table(
             f"rollout: {GOOD:,} good and {BAD:,} bad canaries per level (errors +2 points or "
@@ -218,5 +201,16 @@ def run(kafka_bootstrap: str | None = None) -> dict:
             rows,
         )
     )
+    print(
+        f"A/A tests read at every one of 100 looks: ours "
+        f"{100 * results['aa_false_positive_rate']:.1f} % false positives, a peeked t-test "
+        f"{100 * results['naive_aa_false_positive_rate']:.1f} % (goal <= 5 %)"
+    )
+    if "routing_propagation_p99_ms" in results:
+        print(
+            f"a weight change to every one of 10 SDKs' assignment: p50 "
+            f"{results['routing_propagation_p50_ms']:.0f} ms, p99 "
+            f"{results['routing_propagation_p99_ms']:.0f} ms (goal < 1,000 ms)"
+        )
     print(f"-> {write_results('rollout', results)}")
     return results

@@ -49,11 +49,17 @@ def registry_with(start_service, prefix: str, tmp_path: Path, model: str, champi
 
 def wait_state(service: ServiceProcess, rid: str, states=TERMINAL, timeout: float = 120.0):
     c = api(service, "reader")
-    return wait_for(
-        lambda: (r := c.get(f"/api/v1/rollouts/{rid}"))["state"] in states and r,
-        timeout,
-        f"rollout {rid} in {sorted(states)}",
-    )
+    seen: list[dict] = [{}]
+
+    def reached():
+        seen[0] = c.get(f"/api/v1/rollouts/{rid}")
+        return seen[0]["state"] in states and seen[0]
+
+    try:
+        return wait_for(reached, timeout, f"rollout {rid} in {sorted(states)}")
+    except AssertionError as exc:
+        last = {k: seen[0].get(k) for k in ("state", "step", "analysis", "timeline")}
+        raise AssertionError(f"{exc}; last seen: {last}") from None
 
 
 def splits(settings: KafkaSettings, topic: str) -> dict[str, Split]:

@@ -29,14 +29,18 @@ def test_kill_9_mid_step_resumes_the_step_and_promotes_once(
     rollout = ServiceProcess("services.rollout", env, tmp_path / "rollout.log", restart=True)
     try:
         rollout.wait_healthy()
-        spec = {**CANARY, "steps": [50, 100], "analysis": {"min_samples": 3000, "deadline_s": 300}}
+        spec = {
+            **CANARY,
+            "steps": [20, 50, 100],
+            "analysis": {"min_samples": 3000, "deadline_s": 300},
+        }
         api(rollout).write("POST", "/api/v1/rollouts", spec)
         reader = api(rollout, "reader")
         with Traffic(kafka_settings, prefix, "fraud", {"1": 0.01, "2": 0.01}):
             before = wait_for(
                 lambda: (
                     (r := reader.get("/api/v1/rollouts/fraud-1"))["analysis"]
-                    and r["analysis"]["error_rate"]["canary_n"] > 200
+                    and r["analysis"]["checks"]["error_rate"]["n"]["canary"] > 200
                     and r
                 ),
                 60,

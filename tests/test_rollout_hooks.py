@@ -38,7 +38,7 @@ def test_hooks_in_their_phases_signed(start_service, kafka_settings, prefix, rec
     rollout = start_rollout(start_service, prefix, WK_ROLLOUT_HOOK_SECRET=SECRET)
     receiver.script("/confirm-promotion", [403, 403])  # not yet, not yet, then yes
     phases = ("pre-rollout", "rollout", "confirm-promotion", "post-rollout", "rollback")
-    spec = {**CANARY, "steps": [50, 100], "hooks": hooks(receiver.url, *phases)}
+    spec = {**CANARY, "steps": [20, 50, 100], "hooks": hooks(receiver.url, *phases)}
     api(rollout).write("POST", "/api/v1/rollouts", spec)
     with Traffic(kafka_settings, prefix, "fraud", {"1": 0.01, "2": 0.01}):
         done = wait_state(rollout, "fraud-1")

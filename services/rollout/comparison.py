@@ -1,45 +1,36 @@
 """The comparison a rollout's analysis runs, made from its stored spec: a canary's step
-(its checks on the two arms), or an A/B experiment."""
+(``signals.CanaryAnalysis``: its checks on the two arms), or an A/B experiment. Both take
+``observe(arm, status, latency_ms, score)``, ``observe_metric(arm, name, value)``,
+``decide(elapsed_s)`` and ``snapshot()``."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from .abtest import Experiment, Guardrail, Metric
-from .canary import Check, Step
+from .canary import Check
+from .signals import CanaryAnalysis
 
 AB_STREAM_METRICS = ("error_rate", "latency_ms", "score")  # per prediction, by variant
 
 
-class StepComparison:
-    """A canary step fed by per-request outcomes (interim: error rate and named metrics)."""
-
-    def __init__(self, spec: dict[str, Any]) -> None:
-        analysis = spec["analysis"]
-        checks = [
-            Check(c["metric"], c["margin"], c.get("tau2"), c.get("higher_is_better", False))
-            for c in spec["checks"]
-        ]
-        self.step = Step(
-            checks,
-            min_samples=analysis["min_samples"],
-            min_duration_s=analysis["min_duration_s"],
-            deadline_s=analysis["deadline_s"],
-            on_deadline=analysis["on_deadline"],
-            alpha=analysis["alpha"],
-        )
-
-    def observe(self, arm: str, status: str, latency_ms: float | None, score: float | None):
-        self.step.observe("error_rate", arm, 0.0 if status == "OK" else 1.0)
-
-    def observe_metric(self, arm: str, name: str, value: float) -> None:
-        self.step.observe(name, arm, value)
-
-    def decide(self, elapsed_s: float):
-        return self.step.decide(elapsed_s)
-
-    def snapshot(self) -> dict[str, Any]:
-        return {m: {"baseline_n": a, "canary_n": b} for m, a, b in self.step.samples()}
+def canary_analysis(spec: dict[str, Any]) -> CanaryAnalysis:
+    """A canary step's analysis from the stored spec (``ValueError`` naming a check no
+    stream can feed)."""
+    analysis = spec["analysis"]
+    checks = [
+        Check(c["metric"], c["margin"], c.get("tau2"), c.get("higher_is_better", False))
+        for c in spec["checks"]
+    ]
+    return CanaryAnalysis(
+        checks,
+        metrics=[m["name"] for m in spec.get("feedback_metrics", [])],
+        min_samples=analysis["min_samples"],
+        min_duration_s=analysis["min_duration_s"],
+        deadline_s=analysis["deadline_s"],
+        on_deadline=analysis["on_deadline"],
+        alpha=analysis["alpha"],
+    )
 
 
 class Deadline:
@@ -113,7 +104,7 @@ class ExperimentComparison:
 
 def comparison_for(spec: dict[str, Any]) -> Any:
     if spec["strategy"] == "canary":
-        return StepComparison(spec)
+        return canary_analysis(spec)
     if spec["strategy"] == "ab":
         return ExperimentComparison(spec)
     raise ValueError(f"no live analysis for a {spec['strategy']} rollout")

@@ -21,7 +21,7 @@ ratio mismatch, a guardrail) or ``aborted``.
 ...     store.merge(batch)
 ...     return answer.body
 >>> run("rollouts.create", {"model": "fraud", "strategy": "canary", "baseline": "1",
-...                         "candidate": "2", "steps": [10, 100]}, "k1")["id"]
+...                         "candidate": "2", "steps": [10, 50, 100]}, "k1")["id"]
 'fraud-1'
 >>> store.get("routing", "fraud").data["split"]["variants"][1]
 {'name': 'canary', 'version': '2', 'weight': 10.0}

@@ -5,8 +5,8 @@ the defaults it fills in, and the traffic split each state of a rollout stands f
 ...              "steps": [5, 25, 100]})
 >>> spec["analysis"]["deadline_s"], [c["metric"] for c in spec["checks"]]
 (900.0, ['error_rate', 'latency_p99'])
->>> [(v.name, v.weight) for v in canary_split(spec, 1, "fraud-1").variants]
-[('baseline', 75.0), ('canary', 25.0)]
+>>> spec["steps"], [(v.name, v.weight) for v in canary_split(spec, 1, "fraud-1").variants]
+([5.0, 25.0], [('baseline', 75.0), ('canary', 25.0)])
 >>> plan({"model": "fraud", "strategy": "canary", "baseline": "3.1", "candidate": "3.2",
 ...       "steps": [50, 20]})
 Traceback (most recent call last):
@@ -27,7 +27,7 @@ from typing import Any
 from watchkeeper.control import Rejected
 from watchkeeper.sdk._assignment import Split, SplitError, Variant
 
-from .comparison import AB_STREAM_METRICS, ExperimentComparison
+from .comparison import AB_STREAM_METRICS, ExperimentComparison, canary_analysis
 
 DEFAULT_STEPS = [1.0, 5.0, 25.0, 50.0, 100.0]
 DEFAULT_CHECKS = [
@@ -41,7 +41,7 @@ DEFAULT_ANALYSIS = {
     "on_deadline": "rollback",
     "alpha": 0.05,
 }
-STREAM_METRICS = re.compile(r"^(error_rate|score_drift|latency_p(50|75|90|95|99|999))$")
+STREAM_METRICS = re.compile(r"^(error_rate|score_drift|latency_p\d{1,2}(\.\d+)?)$")
 TERMINAL = ("promoted", "rolled_back", "aborted", "completed", "concluded", "stopped")
 
 
@@ -71,6 +71,10 @@ def plan(body: dict[str, Any]) -> dict[str, Any]:
         spec["checks"] = _checks(body.get("checks", DEFAULT_CHECKS), spec["feedback_metrics"])
         spec["analysis"] = {**DEFAULT_ANALYSIS, **body.get("analysis", {})}
         spec["analysis"]["deadline_s"] = float(spec["analysis"]["deadline_s"])
+        try:  # what the analysis itself refuses
+            canary_analysis(spec)
+        except ValueError as exc:
+            raise Rejected(400, f"checks: {exc}") from exc
     elif strategy == "bluegreen":
         spec["keep_ready_s"] = float(body.get("keep_ready_s", 3600.0))
     else:
@@ -79,6 +83,8 @@ def plan(body: dict[str, Any]) -> dict[str, Any]:
 
 
 def _steps(steps: list[float]) -> list[float]:
+    """The analysed steps. 100 % may end the list: it is the promotion itself (at 100 %
+    no baseline traffic is left to compare with), so it is not a step of its own."""
     out: list[float] = []
     for weight in steps:
         if not 0 < weight <= 100:
@@ -88,6 +94,10 @@ def _steps(steps: list[float]) -> list[float]:
         if out and weight <= out[-1]:
             raise Rejected(400, f"steps must rise: {weight:g} after {out[-1]:g}")
         out.append(float(weight))
+    if out[-1] == 100.0:
+        out.pop()
+    if not out:
+        raise Rejected(400, "steps: a canary needs a step below 100 % (100 % is the promotion)")
     return out
 
 
