@@ -3,6 +3,8 @@ streams (rolled back with an alert, promoted with the alias moved), refusals, bl
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from watchkeeper.codec import Codec
@@ -115,6 +117,9 @@ def test_blue_green_switch_and_rollback(start_service, kafka_settings, prefix, t
     assert c.write("POST", f"/api/v1/rollouts/{rid}/rollback", {"reason": "p99"})["version"] == "1"
     assert weights() == [("blue", 100.0), ("green", 0.0)]
     wait_for_alias(reader, "1")
+    gauge = "wk_rollout_weight_percent"
+    assert rollout.metric(gauge, model="fraud", variant="blue", version="1") == 100.0
+    assert rollout.metric(gauge, model="fraud", variant="green", version="2") == 0.0
     route = c.get("/api/v1/routing/fraud/httproute", namespace="ml")
     assert [(b["name"], b["weight"]) for b in route["spec"]["rules"][0]["backendRefs"]] == [
         ("fraud-1", 100),
@@ -159,3 +164,32 @@ def test_the_cli_starts_reads_exports_and_aborts(start_service, prefix, tmp_path
     assert json.loads(aborted.stdout)["state"] == "aborted"
     listed = json.loads(run_cli("rollout", "list", "--model", "fraud", env=env).stdout)
     assert [(r["id"], r["state"]) for r in listed["rollouts"]] == [("fraud-1", "aborted")]
+
+
+def test_a_one_request_per_second_canary_reaches_a_decision(start_service, kafka_settings, prefix):
+    """Too little traffic for evidence either way: the step's deadline decides (here
+    rollback, the default), with the samples it had in the reason; never a halt."""
+    from watchkeeper.sdk import Emitter
+
+    rollout = start_rollout(start_service, prefix)
+    spec = {**CANARY, "analysis": {"min_samples": 300, "deadline_s": 8}}
+    api(rollout).write("POST", "/api/v1/rollouts", spec)
+    emitter = Emitter(kafka_settings, prefix=prefix)
+    emitter.wait_for_routing(30)
+    reader = api(rollout, "reader")
+    sent = 0
+    try:
+        while reader.get("/api/v1/rollouts/fraud-1")["state"] == "progressing" and sent < 60:
+            chosen = emitter.assign("fraud", f"user-{sent}", default_version="1")
+            emitter.prediction(assignment=chosen, latency_ms=10.0)
+            sent += 1
+            emitter.flush(1.0)
+            time.sleep(1.0)  # the traffic's rate (one request a second), not a synchronisation
+    finally:
+        emitter.close(5)
+    done = wait_state(rollout, "fraud-1")
+    assert done["state"] == "rolled_back"
+    reason = done["rollback"]["reason"]
+    assert reason.startswith("deadline 8 s reached without evidence either way"), reason
+    assert "on_deadline: rollback" in reason
+    assert sent < 60

@@ -8,7 +8,7 @@ import asyncio
 import logging
 import time
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 
 from watchkeeper import __version__
 from watchkeeper.codec import Codec
@@ -32,6 +32,26 @@ ALERTNAME = "RolloutRolledBack"
 ALERTS = Counter("wk_rollout_alerts_total", "Alert state changes published.",
                  ["alertname", "status"])  # fmt: skip
 VERDICTS = Counter("wk_rollout_verdicts_total", "Verdicts of the live analysis.", ["command"])
+WEIGHT = Gauge("wk_rollout_weight_percent", "The live split: traffic percent per variant.",
+               ["model", "variant", "version"])  # fmt: skip
+
+
+class Weights:
+    """The split as gauges; a variant that left the split leaves the metrics too."""
+
+    def __init__(self) -> None:
+        self.shown: dict[str, list[tuple[str, str, str]]] = {}
+
+    def committed(self, entity: Entity) -> None:
+        model = entity.key
+        for labels in self.shown.pop(model, []):
+            WEIGHT.remove(*labels)
+        shown = []
+        for v in entity.data["split"]["variants"]:
+            labels = (model, v["name"], v["version"])
+            WEIGHT.labels(*labels).set(v["weight"])
+            shown.append(labels)
+        self.shown[model] = shown
 
 
 def routing_outbox(event: Event, alerts: AlertEmitter) -> list[Outgoing]:
@@ -58,7 +78,7 @@ def routing_outbox(event: Event, alerts: AlertEmitter) -> list[Outgoing]:
 
 
 def build(config: RolloutConfig) -> ControlService:
-    catalog, analyses = Catalog(), Analyses()
+    catalog, analyses, weights = Catalog(), Analyses(), Weights()
     registry = None
     if config.registry_url:
         from watchkeeper.clients.registry import RegistryClient
@@ -71,6 +91,8 @@ def build(config: RolloutConfig) -> ControlService:
 
     def committed(event: Event, entity: Entity) -> None:
         catalog.committed(entity)
+        if entity.kind == "routing":
+            weights.committed(entity)
         if entity.kind == "rollout":
             analyses.update(entity)
             reconciler.committed(entity)
