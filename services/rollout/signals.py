@@ -198,7 +198,19 @@ class CanaryAnalysis:
     # -- deciding -----------------------------------------------------------------------
 
     def decide(self, elapsed_s: float) -> Verdict:
-        return self.step.decide(elapsed_s)
+        verdict = self.step.decide(elapsed_s)
+        q = self._quantiles.get(verdict.check)
+        if verdict.action == "rollback" and q is not None and verdict.interval is not None:
+            # An exceedance rate is not a unit anyone reads: say it in requests and ms.
+            low, high = verdict.interval
+            threshold = self._sketch.quantile(q)
+            reason = (
+                f"{verdict.check}: {100 * low:.1f} to {100 * high:.1f} more of every 100 "
+                f"canary requests are slower than the baseline's p{100 * q:g} "
+                f"({threshold:.0f} ms) (always-valid {1 - self.step.alpha:.0%} interval)"
+            )
+            return Verdict(verdict.action, reason, verdict.check, verdict.interval)
+        return verdict
 
     def snapshot(self) -> dict[str, Any]:
         """JSON-able: per check, n per arm, the estimate of ``canary - baseline``, its
