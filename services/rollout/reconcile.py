@@ -25,7 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import aiohttp
 
@@ -197,101 +197,52 @@ class Reconciler:
     async def _registry(self, fn, *args, **kwargs):
         return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
 
-    async def _promote(self, spec: dict[str, Any]) -> None:
-        rid, model, version, alias = spec["id"], spec["model"], spec["candidate"], spec["alias"]
-        if self.registry is None:
-            await self._submit(
-                "rollouts.promoted",
-                spec,
-                {"detail": "no registry configured: no alias moved"},
-                "promoted",
-            )
-            return
+    async def _move_alias(self, spec: dict[str, Any], version: str, why: str, key: str):
+        """Record a validation on ``version`` and move the spec's alias to it: the detail
+        when done, ``Refused`` with the registry's reason, None to try again later."""
         from watchkeeper.control.client import ApiError
 
+        rid, model, alias = spec["id"], spec["model"], spec["alias"]
+        if self.registry is None:
+            return "no registry configured: no alias moved"
         try:
             await self._registry(
-                self.registry.record_validation,
-                model,
-                version,
-                True,
-                {},
-                f"rollout:{rid}",
-                spec.get("last_verdict", ""),
-                idempotency_key=f"{rid}:validated",
-            )
+                self.registry.record_validation, model, version, True, {}, f"rollout:{rid}",
+                why, idempotency_key=f"{rid}:{key}:validated",
+            )  # fmt: skip
             await self._registry(
-                self.registry.set_alias,
-                model,
-                alias,
-                version,
-                reason=f"rollout {rid} passed every step",
-                idempotency_key=f"{rid}:alias",
-            )
+                self.registry.set_alias, model, alias, version, reason=f"rollout {rid}: {why}",
+                idempotency_key=f"{rid}:{key}",
+            )  # fmt: skip
         except ApiError as exc:
-            if exc.status in (503, 502, 504):
+            if exc.status in (502, 503, 504):
                 self._later(rid, 2.0)
-                return
-            await self._submit(
-                "rollouts.rollback",
-                spec,
-                {"reason": f"the registry refused {alias} -> {version}: {exc.reason}"},
-                "registry-refused",
-            )
-            return
-        await self._submit(
-            "rollouts.promoted", spec, {"detail": f"{alias} -> {version}"}, "promoted"
-        )
+                return None
+            return Refused(f"the registry refused {alias} -> {version}: {exc.reason}")
+        return f"{alias} -> {version}"
+
+    async def _promote(self, spec: dict[str, Any]) -> None:
+        why = spec.get("last_verdict", "") or "passed every step"
+        moved = await self._move_alias(spec, spec["candidate"], why, "alias")
+        if isinstance(moved, Refused):
+            await self._submit("rollouts.rollback", spec, {"reason": moved.reason},
+                               "registry-refused")  # fmt: skip
+        elif moved is not None:
+            await self._submit("rollouts.promoted", spec, {"detail": moved}, "promoted")
 
     async def _follow_alias(self, spec: dict[str, Any]) -> None:
-        rid, version = spec["id"], spec["alias_pending"]
-        key = f"aliased:{spec['switches']}"
-        if self.registry is None:
-            await self._submit(
-                "rollouts.aliased",
-                spec,
-                {"version": version, "detail": "no registry configured"},
-                key,
-            )
-            return
-        from watchkeeper.control.client import ApiError
+        version, key = spec["alias_pending"], f"aliased:{spec['switches']}"
+        moved = await self._move_alias(spec, version, "blue-green switch", key)
+        if isinstance(moved, Refused):  # back to the colour the alias still names
+            await self._submit("rollouts.rollback", spec, {"reason": moved.reason},
+                               f"refused:{spec['switches']}")  # fmt: skip
+        elif moved is not None:
+            await self._submit("rollouts.aliased", spec, {"version": version, "detail": moved},
+                               key)  # fmt: skip
 
-        try:
-            await self._registry(
-                self.registry.record_validation,
-                spec["model"],
-                version,
-                True,
-                {},
-                f"rollout:{rid}",
-                "blue-green switch",
-                idempotency_key=f"{rid}:{key}:validated",
-            )
-            await self._registry(
-                self.registry.set_alias,
-                spec["model"],
-                spec["alias"],
-                version,
-                reason=f"blue-green {rid}: switched",
-                idempotency_key=f"{rid}:{key}",
-            )
-        except ApiError as exc:
-            if exc.status in (503, 502, 504):
-                self._later(rid, 2.0)
-                return
-            await self._submit(
-                "rollouts.rollback",
-                spec,
-                {"reason": f"the registry refused {spec['alias']} -> {version}: {exc.reason}"},
-                f"refused:{spec['switches']}",
-            )
-            return
-        await self._submit(
-            "rollouts.aliased",
-            spec,
-            {"version": version, "detail": f"{spec['alias']} -> {version}"},
-            key,
-        )
+
+class Refused(NamedTuple):
+    reason: str
 
 
 def _unmarked(spec: dict[str, Any], mark: str) -> bool:
