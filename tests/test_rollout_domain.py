@@ -122,3 +122,23 @@ def test_feedback_reaches_the_arm_of_its_prediction():
     analyses.observe_feedback({"model": "fraud", "event_id": "unknown", "label": "yes"})
     [command] = analyses.tick(now_ms=60_000)
     assert (command.name, command.body["check"]) == ("rollouts.rollback", "conversion")
+
+
+def test_accuracy_from_feedback_is_a_quality_check():
+    analyses = Analyses()
+    d = Domain()
+    spec = {**CANARY, "checks": [{"metric": "accuracy", "margin": 0.05}],
+            "analysis": {"min_samples": 50}}  # fmt: skip
+    d.run("rollouts.create", spec)
+    assert d.rollout()["checks"][0]["higher_is_better"] is True
+    analyses.update(d.store.get("rollout", "fraud-1"))
+    for i in range(600):
+        for variant, version, right in (("baseline", "1", True), ("canary", "2", i % 4 != 0)):
+            event = f"{variant}{i}"
+            analyses.observe_prediction({"model": "fraud", "variant": variant, "version": version,
+                                         "status": "OK", "event_id": event,
+                                         "prediction_label": "fraud"})  # fmt: skip
+            truth = "fraud" if right else "legit"
+            analyses.observe_feedback({"model": "fraud", "event_id": event, "label": truth})
+    [command] = analyses.tick(now_ms=60_000)
+    assert (command.name, command.body["check"]) == ("rollouts.rollback", "accuracy")

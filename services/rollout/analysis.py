@@ -36,7 +36,7 @@ from typing import Any
 
 from watchkeeper.control import Command, Entity
 
-from .comparison import comparison_for
+from .comparison import QUALITY_METRICS, comparison_for
 
 ACTOR = "analysis"
 REMEMBER_EVENTS = 200_000  # prediction ids kept to join feedback to its arm (bounded)
@@ -49,7 +49,9 @@ class Live:
     arms: dict[tuple[str, str], str]  # (variant, version) -> arm
     comparison: Any
     said: bool = False
-    feedback: OrderedDict[str, str] = field(default_factory=OrderedDict)
+    # event id -> (arm, predicted label, predicted value), for the feedback to come
+    feedback: OrderedDict[str, tuple[str, Any, Any]] = field(default_factory=OrderedDict)
+    joins: bool = False  # some check or metric reads feedback
 
 
 class Analyses:
@@ -80,7 +82,9 @@ class Analyses:
             if same:
                 current.spec = spec
                 return
-            self._live[model] = Live(entity.key, spec, _arms(spec), comparison_for(spec))
+            live = Live(entity.key, spec, _arms(spec), comparison_for(spec))
+            live.joins = bool(spec.get("feedback_metrics")) or bool(_quality_checks(spec))
+            self._live[model] = live
             self.models = frozenset(self._live)
 
     # -- the streams (feed threads) -------------------------------------------------------
@@ -96,8 +100,9 @@ class Analyses:
             live.comparison.observe(
                 arm, record.get("status", "OK"), record.get("latency_ms"), record.get("score")
             )
-            if live.spec.get("feedback_metrics"):
-                live.feedback[record["event_id"]] = arm
+            if live.joins:
+                predicted = (arm, record.get("prediction_label"), record.get("prediction_value"))
+                live.feedback[record["event_id"]] = predicted
                 if len(live.feedback) > REMEMBER_EVENTS:
                     live.feedback.popitem(last=False)
 
@@ -106,13 +111,19 @@ class Analyses:
             live = self._live.get(record.get("model", ""))
             if live is None or not live.feedback:
                 return
-            arm = live.feedback.pop(record.get("event_id", ""), None)
-            if arm is None:
+            joined = live.feedback.pop(record.get("event_id", ""), None)
+            if joined is None:
                 return
-            for metric in live.spec["feedback_metrics"]:
-                value = _feedback_value(metric, record)
-                if value is not None:
-                    live.comparison.observe_metric(arm, metric["name"], value)
+            arm, label, value = joined
+            for metric in live.spec.get("feedback_metrics", []):
+                found = _feedback_value(metric, record)
+                if found is not None:
+                    live.comparison.observe_metric(arm, metric["name"], found)
+            quality = _quality_checks(live.spec)
+            if "accuracy" in quality and label is not None and record.get("label") is not None:
+                live.comparison.observe_metric(arm, "accuracy", float(label == record["label"]))
+            if "abs_error" in quality and value is not None and record.get("value") is not None:
+                live.comparison.observe_metric(arm, "abs_error", abs(value - record["value"]))
 
     # -- verdicts (the service's loop) ----------------------------------------------------
 
@@ -148,6 +159,14 @@ def _arms(spec: dict[str, Any]) -> dict[tuple[str, str], str]:
     if spec["strategy"] == "canary":
         return {("baseline", spec["baseline"]): "baseline", ("canary", spec["candidate"]): "canary"}
     return {(v["name"], v["version"]): v["name"] for v in spec.get("variants", [])}
+
+
+def _quality_checks(spec: dict[str, Any]) -> set[str]:
+    names = {c["metric"] for c in spec.get("checks", [])}
+    guards = spec.get("experiment", {}).get("guardrails", [])
+    primary = spec.get("experiment", {}).get("primary", {}).get("metric")
+    names |= {g["metric"] for g in guards} | {primary}
+    return names & set(QUALITY_METRICS)
 
 
 def _feedback_value(metric: dict[str, Any], record: dict[str, Any]) -> float | None:

@@ -12,6 +12,8 @@ from .canary import Check
 from .signals import CanaryAnalysis
 
 AB_STREAM_METRICS = ("error_rate", "latency_ms", "score")  # per prediction, by variant
+# From a prediction and its feedback: 1 when the label was right; |value - truth|.
+QUALITY_METRICS = ("accuracy", "abs_error")
 
 
 def canary_analysis(spec: dict[str, Any]) -> CanaryAnalysis:
@@ -24,7 +26,7 @@ def canary_analysis(spec: dict[str, Any]) -> CanaryAnalysis:
     ]
     return CanaryAnalysis(
         checks,
-        metrics=[m["name"] for m in spec.get("feedback_metrics", [])],
+        metrics=[m["name"] for m in spec.get("feedback_metrics", [])] + list(QUALITY_METRICS),
         min_samples=analysis["min_samples"],
         min_duration_s=analysis["min_duration_s"],
         deadline_s=analysis["deadline_s"],

@@ -27,7 +27,12 @@ from typing import Any
 from watchkeeper.control import Rejected
 from watchkeeper.sdk._assignment import Split, SplitError, Variant
 
-from .comparison import AB_STREAM_METRICS, ExperimentComparison, canary_analysis
+from .comparison import (
+    AB_STREAM_METRICS,
+    QUALITY_METRICS,
+    ExperimentComparison,
+    canary_analysis,
+)
 
 DEFAULT_STEPS = [1.0, 5.0, 25.0, 50.0, 100.0]
 DEFAULT_CHECKS = [
@@ -41,7 +46,9 @@ DEFAULT_ANALYSIS = {
     "on_deadline": "rollback",
     "alpha": 0.05,
 }
-STREAM_METRICS = re.compile(r"^(error_rate|score_drift|latency_p\d{1,2}(\.\d+)?)$")
+STREAM_METRICS = re.compile(
+    r"^(error_rate|score_drift|accuracy|abs_error|latency_p\d{1,2}(\.\d+)?)$"
+)
 TERMINAL = ("promoted", "rolled_back", "aborted", "completed", "concluded", "stopped")
 
 
@@ -114,12 +121,15 @@ def _checks(checks: list[dict[str, Any]], feedback: list[dict[str, Any]]) -> lis
             raise Rejected(
                 400,
                 f"checks: no stream carries a metric {check['metric']!r} (known: error_rate, "
-                "latency_pNN, score_drift, and feedback_metrics by name)",
+                "latency_pNN, score_drift, accuracy, abs_error, and feedback_metrics by name)",
             )
         if check["metric"] in seen:
             raise Rejected(400, f"checks: {check['metric']} is checked twice")
         seen.add(check["metric"])
-    return [dict(c) for c in checks]
+    # Accuracy is the one built-in metric where higher is better: said unless told.
+    return [
+        {"higher_is_better": True, **c} if c["metric"] == "accuracy" else dict(c) for c in checks
+    ]
 
 
 def _experiment(body: dict[str, Any]) -> dict[str, Any]:
@@ -134,7 +144,7 @@ def _experiment(body: dict[str, Any]) -> dict[str, Any]:
         raise Rejected(400, f"variants: {exc}") from exc
     feedback = body.get("feedback_metrics", [])
     experiment = dict(body["experiment"])
-    known = set(AB_STREAM_METRICS) | {m["name"] for m in feedback}
+    known = set(AB_STREAM_METRICS) | set(QUALITY_METRICS) | {m["name"] for m in feedback}
     for field, name in [("primary", experiment["primary"]["metric"])] + [
         ("guardrails", g["metric"]) for g in experiment.get("guardrails", [])
     ]:
