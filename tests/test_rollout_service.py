@@ -193,3 +193,39 @@ def test_a_one_request_per_second_canary_reaches_a_decision(start_service, kafka
     assert reason.startswith("deadline 8 s reached without evidence either way"), reason
     assert "on_deadline: rollback" in reason
     assert sent < 60
+
+
+def test_hostile_bodies_get_a_reason_and_change_nothing(start_service, prefix):
+    import httpx
+
+    from .registry_support import TOKENS
+
+    rollout = start_rollout(start_service, prefix, WK_ROLLOUT_MAX_BODY_BYTES="4096")
+    headers = {"Authorization": f"Bearer {TOKENS['writer']}"}
+    url = rollout.url + "/api/v1/rollouts"
+
+    def post(content: bytes, key: str, ctype: str = "application/json"):
+        h = {**headers, "Idempotency-Key": key, "Content-Type": ctype}
+        return httpx.post(url, content=content, headers=h, timeout=10)
+
+    cases = [
+        (b"{not json", 400),
+        (b"[1, 2, 3]", 400),
+        (b'{"model": "fraud", "strategy": "canary", "steps": ' + b"[1]" * 1 + b"}", 400),
+        (b'{"model": "../etc", "strategy": "canary", "baseline": "1", "candidate": "2"}', 400),
+        (b'{"model": "fraud", "strategy": "canary", "baseline": "1", "candidate": "2", '
+         b'"steps": [' + b",".join(b"1" for _ in range(60)) + b"]}", 400),
+        (b'{"model": "fraud", "strategy": "canary", "baseline": "1", "candidate": "2", '
+         b'"analysis": {"alpha": NaN}}', 400),
+        (b'{"model": "x"}' + b" " * 5000, 413),
+    ]  # fmt: skip
+    for i, (body, status) in enumerate(cases):
+        answer = post(body, f"k{i}")
+        assert answer.status_code == status, (body[:80], answer.text)
+        assert answer.json()["error"], body[:80]
+    assert post(b"{}", "no-type", ctype="text/plain").status_code in (400, 415)
+    plain = {**headers, "Content-Type": "application/json"}
+    missing = httpx.post(url, json=CANARY, headers=plain, timeout=10)
+    assert missing.status_code == 400 and "Idempotency-Key" in missing.json()["error"]
+    assert httpx.get(rollout.url + "/api/v1/rollouts/nope", headers=headers).status_code == 404
+    assert httpx.get(url, headers=headers).json() == {"rollouts": []}

@@ -144,11 +144,17 @@ class Api:
         if not raw and request.method == "DELETE":
             return {}  # a delete without a reason
         try:
-            return json.loads(raw)
+            return json.loads(raw, parse_constant=_no_constant)
         except RecursionError as exc:
             raise Rejected(400, "the body is nested too deeply") from exc
         except ValueError as exc:
             raise Rejected(400, f"the body is not JSON: {exc}") from exc
+
+
+def _no_constant(name: str) -> Any:
+    # NaN and Infinity are not JSON, and no schema bound holds them back (every
+    # comparison with NaN is false): refused here, for every control API at once.
+    raise ValueError(f"{name} is not a JSON number")
 
 
 def ok(body: Any, status: int = 200) -> Reply:
