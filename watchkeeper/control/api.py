@@ -133,6 +133,7 @@ class Api:
             at_ms=int(self.clock() * 1000),
             idempotency_key=key,
             expected_version=expected,
+            bearer=_bearer(request) if op.scope is None else "",
         )
 
     async def _body(self, request: web.Request) -> Any:
@@ -149,6 +150,11 @@ class Api:
             raise Rejected(400, "the body is nested too deeply") from exc
         except ValueError as exc:
             raise Rejected(400, f"the body is not JSON: {exc}") from exc
+
+
+def _bearer(request: web.Request) -> str:
+    scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else ""
 
 
 def _no_constant(name: str) -> Any:

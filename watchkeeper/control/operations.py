@@ -26,6 +26,7 @@ class Call:
     at_ms: int
     idempotency_key: str = ""
     expected_version: int | None = None
+    bearer: str = ""  # an operation open to all (scope None) checks its own token here
 
     def one(self, name: str, default: str | None = None) -> str | None:
         values = self.query.get(name)
