@@ -1,0 +1,1 @@
+"""retrain: the retraining loop, from a trigger to a promoted model (issue 14)."""
