@@ -61,5 +61,8 @@ def parse(doc: Mapping) -> dict[str, Any]:
     try:
         plan(full)
     except Rejected as exc:
-        raise ConfigFileError(doc.source, doc.line, f"rollout: {exc.reason}") from None
+        # The planner's reasons start with the key they are about (steps, checks, hooks).
+        key = next((k for k in doc if exc.reason.startswith(k)), None)
+        line = doc.line_of(key) if key else doc.line
+        raise ConfigFileError(doc.source, line, f"rollout: {exc.reason}") from None
     return body
