@@ -30,6 +30,8 @@ WIRING = {
     "registry.feeds",
     "rollout.app",
     "rollout.feeds",
+    "retrain.app",
+    "retrain.feeds",
     "quality.gateview",
     "drift.reference_store",
     "drift.reference_cli",
@@ -42,6 +44,7 @@ SHIPPED = {
     "drift": "deploy/drift.yaml",
     "router": "deploy/router.yaml",
     "registry": "deploy/registry.yaml",
+    "retrain": "deploy/retrain.yaml",
 }
 # A guard in the child: any Python socket, or a Kafka client module, is a failure.
 NO_NETWORK = """
@@ -158,6 +161,7 @@ BAD_ENV = {
     "router": "WK_ROUTER_MAX_IN_FLIGHT",
     "registry": "WK_REGISTRY_MAX_BODY_BYTES",
     "rollout": "WK_ROLLOUT_MAX_BODY_BYTES",
+    "retrain": "WK_RETRAIN_MAX_BODY_BYTES",
 }
 
 

@@ -7,6 +7,7 @@ watchkeeper schemas check|lock|list
 watchkeeper registry models|versions|validate|alias|datasets|history|import-mlflow|export-mlflow
 watchkeeper lineage graph|upstream|downstream|impact NODE
 watchkeeper rollout start|get|list|verdict|pause|resume|abort|rollback|switch|routing ...
+watchkeeper retrain trigger|runs|show|approve|reject|cancel ...
 watchkeeper gate validate|staging|rollout|watch ...
 """
 
@@ -127,9 +128,10 @@ def build_parser() -> argparse.ArgumentParser:
     for name in ("registry", "lineage"):
         sub.choices[name].set_defaults(func=registry_cli.run)
 
-    from .clients import rollout_cli
+    from .clients import retrain_cli, rollout_cli
 
     rollout_cli.add_rollout(sub)
+    retrain_cli.add_retrain(sub)
 
     from .gates import cli as gate_cli
 

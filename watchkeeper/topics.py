@@ -261,6 +261,20 @@ TOPICS: tuple[TopicSpec, ...] = (
         "written by rollout, read by every SDK's emitter.assign.",
     ),
     TopicSpec(
+        "retrain-history",
+        1,
+        -1,
+        doc="retrain's events (JSON, key: entity id), kept forever: every trigger and every "
+        "step of every run, with who and why.",
+    ),
+    TopicSpec(
+        "retrain-state",
+        1,
+        compacted=True,
+        doc="retrain's entities (JSON, key: entity id): runs with their timelines, and "
+        "each model's waiting triggers.",
+    ),
+    TopicSpec(
         "incidents",
         1,
         compacted=True,

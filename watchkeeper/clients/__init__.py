@@ -2,6 +2,7 @@
 
 from ..control.client import ApiError
 from .registry import RegistryClient
+from .retrain import RetrainClient
 from .rollout import RolloutClient
 
-__all__ = ["ApiError", "RegistryClient", "RolloutClient"]
+__all__ = ["ApiError", "RegistryClient", "RetrainClient", "RolloutClient"]
