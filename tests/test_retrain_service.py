@@ -147,3 +147,54 @@ def test_a_failing_pipeline_fails_its_run_with_an_alert(
     unknown = httpx.post(f"{retrain.url}/api/v1/runs/fraud-9/callback", json=body,
                          headers={"Authorization": "Bearer nope"})  # fmt: skip
     assert unknown.status_code == 404
+
+
+SLOW_PIPELINE = """
+import os, pathlib, time
+from watchkeeper.retrain_callback import Callback
+here = pathlib.Path(os.environ["WORK"])
+with open(here / "launches", "a") as f:
+    f.write(os.environ["WK_RETRAIN_RUN_ID"] + "\\n")
+callback = Callback.from_env()
+callback.progress("started")
+while not (here / "go").exists():  # the test says when the training is done
+    time.sleep(0.05)
+callback.candidate(version="2", artifact_uri="file:///m.pkl", metrics={"auc": 0.95}, datasets=[])
+"""
+
+
+def test_kill_9_mid_run_resumes_it_without_a_second_launch(
+    kafka_bootstrap, kafka_settings, prefix, tmp_path
+):
+    from watchkeeper.devstack import ServiceProcess
+
+    script = tmp_path / "pipeline.py"
+    script.write_text(SLOW_PIPELINE)
+    policy = tmp_path / "retrain.yaml"
+    env_text = f"{{WORK: '{tmp_path}'}}"
+    policy.write_text(POLICY.format(python=sys.executable, script=script, env=env_text))
+    port = free_port()
+    env = {
+        "KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "WK_TOPIC_PREFIX": prefix,
+        "WK_HTTP_PORT": str(port), "WK_RETRAIN_POLICY": str(policy),
+        "WK_RETRAIN_API_TOKENS": TOKEN_TABLE, "WK_RETRAIN_CALLBACK_SECRET": SECRET,
+        "WK_RETRAIN_PUBLIC_URL": f"http://127.0.0.1:{port}", "WK_RETRAIN_TICK_S": "0.2",
+        "WK_RETRAIN_STATE_DIR": str(tmp_path / "runs"),
+    }  # fmt: skip
+    retrain = ServiceProcess("services.retrain", env, tmp_path / "retrain.log", restart=True)
+    try:
+        retrain.wait_healthy()
+        request_drift(kafka_settings, prefix, 1)
+        running = run_in(retrain, "fraud-1", "running")
+        wait_for(lambda: api(retrain, "reader").get("/api/v1/runs/fraud-1")["progress"], 60,
+                 "the pipeline's first report")  # fmt: skip
+        retrain.kill()
+        retrain.wait_healthy(120)
+        assert api(retrain, "reader").get("/api/v1/runs/fraud-1")["state"] == "running"
+        (tmp_path / "go").touch()
+        done = run_in(retrain, "fraud-1", "awaiting_approval", "failed")
+        assert done["state"] == "awaiting_approval", done.get("failure")
+        assert (tmp_path / "launches").read_text().splitlines() == ["fraud-1"]
+        assert len(retrain.restarts) == 1 and running["launched"]["external_id"] == "fraud-1"
+    finally:
+        retrain.stop()
