@@ -3,11 +3,13 @@ run is launched with."""
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 from .callback_token import callback_token
 from .launchers import Launcher, RunContext, build
+from .launchers.templates import TEMPLATES
 from .policy import LocalLauncher, WebhookLauncher
 
 TEMPLATE_FIELDS = ("url", "dag_id", "repo", "workflow", "ref", "pipeline_id", "experiment_id")
@@ -17,8 +19,9 @@ def launcher_for(spec: LocalLauncher | WebhookLauncher, state_dir: str | Path) -
     if isinstance(spec, LocalLauncher):
         return build({"kind": "local", "command": list(spec.command), "timeout": spec.timeout_s,
                       "env": dict(spec.env)}, state_dir)  # fmt: skip
+    takes = {f.name for f in dataclasses.fields(TEMPLATES[spec.template])}
     doc: dict[str, Any] = {"kind": spec.template, "token_file": spec.token_file}
-    doc.update({f: getattr(spec, f) for f in TEMPLATE_FIELDS if getattr(spec, f, None)})
+    doc.update({f: getattr(spec, f) for f in TEMPLATE_FIELDS if f in takes and getattr(spec, f)})
     return build({k: v for k, v in doc.items() if v is not None}, state_dir)
 
 
