@@ -7,6 +7,7 @@ import json
 
 from watchkeeper import __version__
 from watchkeeper.control import Entity, Event
+from watchkeeper.control.history_routes import history_operations
 from watchkeeper.control.service import ControlService, Outgoing
 from watchkeeper.runtime import logs
 
@@ -36,7 +37,11 @@ def build(config: RegistryConfig) -> ControlService:
         ]
 
     def operations(service: ControlService):
-        return Routes(service, index).operations() + LineageRoutes(service, lineage).operations()
+        return (
+            Routes(service, index).operations()
+            + LineageRoutes(service, lineage).operations()
+            + history_operations(service)
+        )
 
     service = ControlService(
         config.service,

@@ -97,10 +97,6 @@ class Routes:
                       query=("deleted",), tag="datasets"),
             Operation("DELETE", dataset, w, "Delete a dataset version (soft)",
                       wr("datasets.delete"), bodies.DELETE, write=True, tag="datasets"),
-            Operation("GET", "/api/v1/history/{kind}/{key}", r, "An entity's events",
-                      self.history, tag="history"),
-            Operation("GET", "/api/v1/dump", "admin", "The whole state", self.dump,
-                      tag="history"),
         ]  # fmt: skip
 
     def _write(self, name: str):
@@ -167,22 +163,3 @@ class Routes:
     async def get_dataset(self, call: Call) -> Reply:
         key = version_key(call.params["name"], call.params["version"])
         return Reply(200, self._found("dataset", key, call, f"dataset {key!r}").view())
-
-    async def history(self, call: Call) -> Reply:
-        kind, key = call.params["kind"], call.params["key"]
-        events = self.service.store.history.get((kind, key))
-        if not events:
-            raise Rejected(404, f"no history for {kind} {key!r}")
-        return Reply(200, {"events": [_event_view(e) for e in events]})
-
-    async def dump(self, call: Call) -> Reply:
-        return Reply(200, self.service.store.dump())
-
-
-def _event_view(event: Any) -> dict[str, Any]:
-    return {
-        "seq": event.seq,
-        "type": event.type,
-        "data": event.data,
-        "audit": event.audit._asdict(),
-    }

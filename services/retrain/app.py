@@ -14,6 +14,7 @@ from prometheus_client import Counter
 from watchkeeper import __version__
 from watchkeeper.codec import Codec
 from watchkeeper.control import Command, Entity, Event, Rejected
+from watchkeeper.control.history_routes import history_operations
 from watchkeeper.control.service import ControlService, Outgoing
 from watchkeeper.kit.alerting import AlertEmitter, prometheus_count
 from watchkeeper.runtime import logs
@@ -130,7 +131,7 @@ def build(config: RetrainConfig) -> ControlService:
                                          source="tick", at_ms=now))  # fmt: skip
 
     def operations(svc: ControlService):
-        return Routes(svc, catalog, config.callback_secret).operations()
+        return Routes(svc, catalog, config.callback_secret).operations() + history_operations(svc)
 
     service = ControlService(
         config.service, __version__, Retrains(), operations, config.tokens,

@@ -23,12 +23,11 @@ rolling_out           the rollout's end is recorded: promoted or rolled back
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
 
-from watchkeeper.control import Command, Entity, Rejected
+from watchkeeper.control.controller import Controller
 
 from .gating import auto_approve
 from .launch import context, launcher_for
@@ -40,61 +39,30 @@ WORK = ("launching", "running", "candidate", "validating", "awaiting_approval", 
         "rolling_out")  # fmt: skip
 
 
-class Reconciler:
+class Reconciler(Controller):
+    kind = "run"
+
     def __init__(self, service: Any, config: Any, registry: Any, rollouts: Any,
                  pass_s: float = 0.5) -> None:  # fmt: skip
-        self.service, self.config = service, config
+        super().__init__(service, pass_s)
+        self.config = config
         self.registry, self.rollouts = registry, rollouts
-        self.pass_s = pass_s
-        self.pending: dict[str, Entity] = {}
-        self._not_before: dict[str, float] = {}
-        self._busy: set[str] = set()
         self._ended: set[str] = set()  # pipelines seen finished, their candidate awaited once
 
-    def committed(self, entity: Entity) -> None:
-        if entity.kind != "run":
-            return
-        self._not_before.pop(entity.key, None)
-        if entity.data["state"] in WORK:
-            self.pending[entity.key] = entity
-        else:
-            self.pending.pop(entity.key, None)
+    def work_left(self, data: dict[str, Any]) -> bool:
+        return data["state"] in WORK
 
-    async def run(self) -> None:
-        while True:
-            now = time.monotonic()
-            for key, entity in list(self.pending.items()):
-                if key in self._busy or self._not_before.get(key, 0.0) > now:
-                    continue
-                self._busy.add(key)
-                asyncio.get_running_loop().create_task(self._settle(entity))
-            await asyncio.sleep(self.pass_s)  # a controller's period
-
-    async def _settle(self, entity: Entity) -> None:
-        try:
-            await getattr(self, "_" + entity.data["state"])(entity.data)
-        except Exception:
-            log.exception("reconciling failed; trying again", extra={"run": entity.key})
-            self._later(entity.key, 5.0)
-        finally:
-            self._busy.discard(entity.key)
+    async def step(self, data: dict[str, Any]) -> None:
+        await getattr(self, "_" + data["state"])(data)
 
     def _later(self, key: str, seconds: float) -> None:
-        self._not_before[key] = time.monotonic() + seconds
+        self.later(key, seconds)
 
     async def _call(self, fn, *args, **kwargs):
-        return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+        return await self.call(fn, *args, **kwargs)
 
     async def _submit(self, name: str, run: dict, body: dict, key: str) -> None:
-        command = Command(name, body, ACTOR, f"{run['id']}:{key}", source="reconciler",
-                          at_ms=int(time.time() * 1000), path={"id": run["id"]})  # fmt: skip
-        try:
-            await self.service.submit(command)
-        except Rejected as exc:
-            if exc.status == 503:
-                self._later(run["id"], 1.0)
-            else:
-                log.info("reconciler's command refused", extra={"reason": exc.reason})
+        await self.submit(name, run["id"], body, key)
 
     def _policy(self, run: dict):
         return self.config.policy.for_model(run["model"])

@@ -64,10 +64,6 @@ class Routes:
             Operation("GET", one, r, "One run", self.get_run, tag="runs"),
             Operation("POST", one + "/callback", None, "The pipeline reports", self.callback,
                       bodies.CALLBACK, tag="runs"),
-            Operation("GET", "/api/v1/history/{kind}/{key}", r, "An entity's events",
-                      self.history, tag="history"),
-            Operation("GET", "/api/v1/dump", "admin", "The whole state", self.dump,
-                      tag="history"),
         ]  # fmt: skip
         for act in ("approve", "reject", "cancel"):
             ops.append(
@@ -132,14 +128,3 @@ class Routes:
         if entity is None:
             raise Rejected(404, f"no run {call.params['id']!r}")
         return Reply(200, entity.view())
-
-    async def history(self, call: Call) -> Reply:
-        kind, key = call.params["kind"], call.params["key"]
-        events = self.service.store.history.get((kind, key))
-        if not events:
-            raise Rejected(404, f"no history for {kind} {key!r}")
-        return Reply(200, {"events": [{"seq": e.seq, "type": e.type, "data": e.data,
-                                       "audit": e.audit._asdict()} for e in events]})  # fmt: skip
-
-    async def dump(self, call: Call) -> Reply:
-        return Reply(200, self.service.store.dump())

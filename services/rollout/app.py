@@ -13,6 +13,7 @@ from prometheus_client import Counter, Gauge
 from watchkeeper import __version__
 from watchkeeper.codec import Codec
 from watchkeeper.control import Entity, Event, Rejected
+from watchkeeper.control.history_routes import history_operations
 from watchkeeper.control.service import ControlService, Outgoing
 from watchkeeper.kit.alerting import AlertEmitter, prometheus_count
 from watchkeeper.runtime import logs
@@ -98,7 +99,7 @@ def build(config: RolloutConfig) -> ControlService:
             reconciler.committed(entity)
 
     def operations(svc: ControlService):
-        return Routes(svc, catalog, analyses, registry).operations()
+        return Routes(svc, catalog, analyses, registry).operations() + history_operations(svc)
 
     async def analyse() -> None:
         while True:

@@ -29,7 +29,7 @@ from typing import Any, NamedTuple
 
 import aiohttp
 
-from watchkeeper.control import Command, Entity, Rejected
+from watchkeeper.control.controller import Controller
 
 from . import hooks as webhooks
 from .decide import hooks_of
@@ -41,7 +41,9 @@ GATE_ATTEMPTS = 3  # a pre-rollout or rollout hook gets this many tries before i
 TELL_ATTEMPTS = 5  # a notification this many before it is given up (and that recorded)
 
 
-class Reconciler:
+class Reconciler(Controller):
+    kind = "rollout"
+
     def __init__(
         self,
         service: Any,
@@ -50,69 +52,27 @@ class Reconciler:
         pass_s: float = 0.2,
         confirm_every_s: float = 5.0,
     ) -> None:
-        self.service = service
+        super().__init__(service, pass_s)
         self.registry = registry  # a RegistryClient, or None
         self.secret = secret
-        self.pass_s = pass_s
         self.confirm_every_s = confirm_every_s
-        self.pending: dict[str, Entity] = {}
-        self._not_before: dict[str, float] = {}
-        self._busy: set[str] = set()
 
-    def committed(self, entity: Entity) -> None:
-        """After each commit (and during replay): keep the rollouts with work left."""
-        if entity.kind != "rollout":
-            return
-        self._not_before.pop(entity.key, None)  # a new state: its work starts now
-        if work_left(entity.data):
-            self.pending[entity.key] = entity
-        else:
-            self.pending.pop(entity.key, None)
+    def work_left(self, data: dict[str, Any]) -> bool:
+        return work_left(data)
 
     async def run(self) -> None:
         async with aiohttp.ClientSession() as session:
             self.session = session
-            while True:
-                now = time.monotonic()
-                for key, entity in list(self.pending.items()):
-                    if key in self._busy or self._not_before.get(key, 0.0) > now:
-                        continue
-                    self._busy.add(key)
-                    asyncio.get_running_loop().create_task(self._settle(entity))
-                await asyncio.sleep(self.pass_s)  # a controller's period, not a wait for a result
+            await super().run()
 
-    async def _settle(self, entity: Entity) -> None:
-        try:
-            await self._next(entity.data)
-        except Exception:
-            log.exception("reconciling failed; trying again", extra={"rollout": entity.key})
-            self._later(entity.key, 5.0)
-        finally:
-            self._busy.discard(entity.key)
+    async def step(self, data: dict[str, Any]) -> None:
+        await self._next(data)
 
     def _later(self, key: str, seconds: float) -> None:
-        self._not_before[key] = time.monotonic() + seconds
+        self.later(key, seconds)
 
     async def _submit(self, name: str, spec: dict[str, Any], body: dict[str, Any], key: str):
-        command = Command(
-            name,
-            body,
-            ACTOR,
-            f"{spec['id']}:{key}",
-            source="reconciler",
-            at_ms=int(time.time() * 1000),
-            path={"id": spec["id"]},
-        )
-        try:
-            return await self.service.submit(command)
-        except Rejected as exc:
-            if exc.status == 503:
-                self._later(spec["id"], 1.0)
-                return None
-            log.info(
-                "reconciler's command refused", extra={"rollout": spec["id"], "reason": exc.reason}
-            )
-            return None
+        return await self.submit(name, spec["id"], body, key)
 
     # -- the next piece of work -----------------------------------------------------------
 
@@ -195,7 +155,7 @@ class Reconciler:
     # -- the registry ---------------------------------------------------------------------
 
     async def _registry(self, fn, *args, **kwargs):
-        return await asyncio.get_running_loop().run_in_executor(None, lambda: fn(*args, **kwargs))
+        return await self.call(fn, *args, **kwargs)
 
     async def _move_alias(self, spec: dict[str, Any], version: str, why: str, key: str):
         """Record a validation on ``version`` and move the spec's alias to it: the detail

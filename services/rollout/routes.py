@@ -107,15 +107,6 @@ class Routes:
                 query=("namespace", "host"),
                 tag="routing",
             ),
-            Operation(
-                "GET",
-                "/api/v1/history/{kind}/{key}",
-                r,
-                "An entity's events",
-                self.history,
-                tag="history",
-            ),
-            Operation("GET", "/api/v1/dump", "admin", "The whole state", self.dump, tag="history"),
         ]
         for act in ("pause", "resume", "abort", "rollback", "switch"):
             ops.append(
@@ -247,24 +238,6 @@ class Routes:
             split, namespace=call.one("namespace", "default") or "default", host=call.one("host")
         )
         return Reply(200, doc)
-
-    async def history(self, call: Call) -> Reply:
-        kind, key = call.params["kind"], call.params["key"]
-        events = self.service.store.history.get((kind, key))
-        if not events:
-            raise Rejected(404, f"no history for {kind} {key!r}")
-        return Reply(
-            200,
-            {
-                "events": [
-                    {"seq": e.seq, "type": e.type, "data": e.data, "audit": e.audit._asdict()}
-                    for e in events
-                ]
-            },
-        )
-
-    async def dump(self, call: Call) -> Reply:
-        return Reply(200, self.service.store.dump())
 
 
 def _summary(entity: Entity) -> dict[str, Any]:
