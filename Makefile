@@ -7,10 +7,11 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help venv kafka-jars kafka-up kafka-down kafka-status topics test test-unit lint bench demo clean
+.PHONY: help venv kafka-jars kafka-up kafka-down kafka-status topics test test-unit lint bench demo demo-loop clean
 
 help:
 	@echo "make demo        run the demo on a local Kafka (or KAFKA_BOOTSTRAP_SERVERS)"
+	@echo "make demo-loop   the retraining loop: drift -> retrain -> canary -> promoted"
 	@echo "make test        set everything up and run the whole test suite"
 	@echo "make lint        ruff"
 	@echo "make bench       run every benchmark under loadtest/ (figures in loadtest/results/)"
@@ -64,6 +65,10 @@ bench: $(STAMP)
 demo: $(STAMP)
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(PY) -m watchkeeper kafka jars; fi
 	$(PY) -m loadtest.demo
+
+demo-loop: $(STAMP)
+	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(PY) -m watchkeeper kafka jars; fi
+	$(PY) -m loadtest.demo_loop
 
 clean:
 	-$(PY) -m watchkeeper kafka down

@@ -4,7 +4,8 @@ It reads the model's recent predictions and their feedback from Kafka, joins the
 ``event_id``, trains a small river model (a standard scaler and a logistic regression on
 ``num_features``, target: the label is ``fraud``), measures accuracy and ROC AUC on the
 newest rows (the held-out tail), writes the model (pickle) and its training rows (CSV)
-under the artifacts folder, and reports through the retrain callback: progress lines,
+under the artifacts folder (with ``holdout.csv``: the tail's 0/1 labels and scores, for a
+policy's validation), and reports through the retrain callback: progress lines,
 then the candidate with its metrics and its dataset (content hash and row count). Any
 failure is reported as ``failed`` with the reason, and the process exits 1.
 
@@ -302,6 +303,19 @@ def write_artifacts(folder: Path, model: Any, rows: list[Row], split: int) -> tu
     return model_path, data_path
 
 
+def write_holdout(folder: Path, model: Any, rows: list[Row], split: int) -> Path:
+    """The held-out tail as ``gate validate`` reads it: ``label`` 0/1 (1: fraud) and the
+    model's ``candidate_score``, so a retrain policy can validate on ``{run_id}``'s file."""
+    path = folder / "holdout.csv"
+    with open(path, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["event_id", "label", "candidate_score"])
+        for row in rows[split:]:
+            score = model.predict_proba_one(row.features).get(True, 0.0)
+            writer.writerow([row.event_id, int(row.label == POSITIVE), f"{score:.6f}"])
+    return path
+
+
 # -- the job ------------------------------------------------------------------------------
 
 
@@ -328,6 +342,7 @@ def run(callback: Callback, settings: Settings, kafka: KafkaSettings, prefix: st
     )
     folder = settings.artifacts.resolve() / settings.run_id
     model_path, data_path = write_artifacts(folder, model, rows, split)
+    write_holdout(folder, model, rows, split)
     features = sorted({name for row in rows for name in row.features})
     callback.candidate(
         settings.version,
@@ -342,15 +357,16 @@ def run(callback: Callback, settings: Settings, kafka: KafkaSettings, prefix: st
                 "row_count": len(rows),
             }
         ],
+        # The callback's params are strings (the retrain service's schema).
         params={
             "learner": "StandardScaler | LogisticRegression (river)",
             "target": f"label == {POSITIVE!r}",
-            "features": features,
-            "max_events": settings.max_events,
-            "window_s": settings.window_s,
-            "holdout": settings.holdout,
-            "train_rows": split,
-            "holdout_rows": len(rows) - split,
+            "features": ", ".join(features),
+            "max_events": str(settings.max_events),
+            "window_s": "none" if settings.window_s is None else f"{settings.window_s:g}",
+            "holdout": f"{settings.holdout:g}",
+            "train_rows": str(split),
+            "holdout_rows": str(len(rows) - split),
         },
     )
 

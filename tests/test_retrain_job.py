@@ -196,8 +196,10 @@ def test_trainer_reports_a_candidate_trained_on_the_joined_recent_events(
     assert {r.headers["authorization"] for r in receiver.requests()} == {"Bearer run-token"}
     candidate = bodies[-1]
     assert candidate["version"] == "3.2.0-r7"
-    assert candidate["params"]["train_rows"] == 200 and candidate["params"]["holdout_rows"] == 50
-    assert candidate["params"]["features"] == ["amount", "items"]
+    assert (
+        candidate["params"]["train_rows"] == "200" and candidate["params"]["holdout_rows"] == "50"
+    )
+    assert candidate["params"]["features"] == "amount, items"
     assert 0.8 <= candidate["metrics"]["accuracy"] <= 1.0
     assert 0.8 <= candidate["metrics"]["auc"] <= 1.0
     [dataset] = candidate["datasets"]
@@ -210,6 +212,10 @@ def test_trainer_reports_a_candidate_trained_on_the_joined_recent_events(
         rows = list(csv.DictReader(handle))
     assert len(rows) == 250 and rows[0]["event_id"] == "e50" and rows[-1]["event_id"] == "e299"
     assert [r["split"] for r in rows].count("holdout") == 50
+    with open(data_path.with_name("holdout.csv"), newline="") as handle:
+        held = list(csv.DictReader(handle))  # what a policy's validation scores
+    assert [r["event_id"] for r in held] == [r["event_id"] for r in rows[200:]]
+    assert {r["label"] for r in held} <= {"0", "1"} and 0 <= float(held[0]["candidate_score"]) <= 1
     with open(urlparse(candidate["artifact_uri"]).path, "rb") as handle:
         model = pickle.load(handle)
     assert model.predict_proba_one({"amount": 900.0, "items": 3.0})[True] > 0.5
