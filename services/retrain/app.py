@@ -23,6 +23,7 @@ from . import gating
 from .config import RetrainConfig
 from .decide import Retrains
 from .feeds import requests_feed
+from .new_data import new_data_trigger
 from .reconcile import Reconciler
 from .routes import Catalog, Routes
 from .schedule import due
@@ -107,11 +108,49 @@ def build(config: RetrainConfig) -> ControlService:
         except Rejected as exc:
             log.info("tick's command refused", extra={"reason": exc.reason})
 
+    def taken(model: str, key: str) -> bool:
+        """A dedup key some run of the model (or its waiting triggers) already had."""
+        entity = catalog.models.get(model)
+        if entity and any(t["dedup_key"] == key for t in entity.data["pending"]):
+            return True
+        runs = (r for r in catalog.runs.values() if r.data["model"] == model)
+        return any(t["dedup_key"] == key for r in runs for t in r.data["triggers"])
+
+    def look_for_new_data(model: str, spec) -> dict | None:
+        from watchkeeper.control.client import ApiError
+
+        try:
+            held = registry.get_alias(model, "champion")["version"]
+        except ApiError:
+            held = {}
+        trained_on = {d["name"]: d["version"] for d in held.get("training_datasets", [])}
+        datasets = registry.list_datasets(spec.dataset)["datasets"]
+        return new_data_trigger(model, spec, datasets, trained_on)
+
+    async def new_data(now: int) -> None:
+        loop = asyncio.get_running_loop()
+        for model, policy in config.policy.models.items():
+            spec = policy.triggers.new_data
+            if spec is None or registry is None:
+                continue
+            try:
+                body = await loop.run_in_executor(None, look_for_new_data, model, spec)
+            except Exception as exc:  # the registry away: the next poll asks again
+                log.info("new-data poll failed", extra={"model": model, "error": str(exc)})
+                continue
+            if body is not None and not taken(model, body["dedup_key"]):
+                await submit(Command("triggers.add", body, "new-data", body["dedup_key"],
+                                     source="registry", at_ms=now))  # fmt: skip
+
     async def tick() -> None:
         started = int(time.time() * 1000)
+        polled = 0.0
         while True:
             await asyncio.sleep(config.tick_s)  # the gate's period
             now = int(time.time() * 1000)
+            if time.monotonic() - polled >= config.new_data_poll_s:
+                polled = time.monotonic()
+                await new_data(now)
             for model, policy in config.policy.models.items():
                 schedule = policy.triggers.schedule
                 fire = due(schedule, fired.get(model, started), now) if schedule else None

@@ -31,6 +31,7 @@ class RetrainConfig:
     rollout_token: str
     max_body: int = 1 << 20
     tick_s: float = 1.0
+    new_data_poll_s: float = 30.0
 
     @classmethod
     def from_env(cls) -> RetrainConfig:
@@ -48,4 +49,5 @@ class RetrainConfig:
             rollout_token=secret("WK_RETRAIN_ROLLOUT_TOKEN") or "",
             max_body=env_int("WK_RETRAIN_MAX_BODY_BYTES", 1 << 20),
             tick_s=max(0.05, env_float("WK_RETRAIN_TICK_S", 1.0)),
+            new_data_poll_s=max(0.1, env_float("WK_RETRAIN_NEW_DATA_POLL_S", 30.0)),
         )

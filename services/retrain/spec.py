@@ -41,6 +41,7 @@ SPEC = ServiceSpec(
         Setting("WK_RETRAIN_ROLLOUT_TOKEN[_FILE]", "none", "a rollout token (write)"),
         Setting("WK_RETRAIN_MAX_BODY_BYTES", "1048576", "larger bodies get 413"),
         Setting("WK_RETRAIN_TICK_S", "1.0", "how often triggers are gated"),
+        Setting("WK_RETRAIN_NEW_DATA_POLL_S", "30", "how often the registry is asked for data"),
     ),
     doc="docs/services/retrain.md",
 )
