@@ -4,14 +4,17 @@ an Airflow-shaped HTTP server with the body of Airflow's dagRuns API."""
 
 from __future__ import annotations
 
+import httpx
 import pytest
 
+from watchkeeper.codec import Codec
 from watchkeeper.devstack import WebhookReceiver
 from watchkeeper.ports import free_port
 
 from .registry_support import TOKEN_TABLE, TOKENS
 from .rollout_support import api
 from .test_retrain_service import SECRET, run_in
+from .test_router_support import read_to_end
 
 pytestmark = pytest.mark.kafka
 AIRFLOW_POLICY = """
@@ -104,7 +107,9 @@ def start_with(start_service, prefix, tmp_path, registry=None, schedule="", expi
     )  # fmt: skip
 
 
-def test_a_new_version_of_the_training_data_starts_a_run_with_it(start_service, prefix, tmp_path):
+def test_a_new_version_of_the_training_data_starts_a_run_with_it(
+    start_service, kafka_settings, prefix, tmp_path
+):
     import json
 
     from .registry_support import client, start_registry
@@ -129,9 +134,15 @@ def test_a_new_version_of_the_training_data_starts_a_run_with_it(start_service, 
     assert json.loads(seen["WK_RETRAIN_DATASETS"]) == [
         {"name": "tx", "version": "2026-12", "uri": "s3://lake/tx/2026-12"}
     ]
-    api(retrain).write("POST", "/api/v1/runs/fraud-1/reject", {"reason": "not this week"})
+    # The notification's signed link rejects it (a tampered one does not).
+    codec = Codec()
+    alerts = [codec.decode(v).record for _, v in read_to_end(kafka_settings, f"{prefix}alerts")]
+    [waiting] = [a for a in alerts if a["labels"]["alertname"] == "RetrainApprovalNeeded"]
+    link = waiting["annotations"]["reject_url"]
+    assert httpx.get(link.replace("reject-link", "approve-link")).status_code == 403
+    assert httpx.get(link).status_code == 200
     rejected = run_in(retrain, "fraud-1", "rejected")
-    assert rejected["approval"]["by"] == "writer"
+    assert rejected["approval"]["by"] == "link"
     # The same dataset version does not start another run after this one ended.
     assert [r["id"] for r in api(retrain, "reader").get("/api/v1/runs")["runs"]] == ["fraud-1"]
 
@@ -139,10 +150,6 @@ def test_a_new_version_of_the_training_data_starts_a_run_with_it(start_service, 
 def test_a_schedule_starts_a_run_and_an_unanswered_approval_expires(
     start_service, kafka_settings, prefix, tmp_path
 ):
-    from watchkeeper.codec import Codec
-
-    from .test_router_support import read_to_end
-
     every_minute = 'schedule: {cron: "* * * * *", timezone: Europe/Paris}'
     retrain = start_with(start_service, prefix, tmp_path, schedule=every_minute, expiry=1)
     run = run_in(retrain, "fraud-1", "expired", "failed", timeout=90)  # the next minute, then 1 s

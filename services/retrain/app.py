@@ -20,6 +20,7 @@ from watchkeeper.kit.alerting import AlertEmitter, prometheus_count
 from watchkeeper.runtime import logs
 
 from . import gating
+from .callback_token import approval_link
 from .config import RetrainConfig
 from .decide import Retrains
 from .feeds import requests_feed
@@ -34,7 +35,7 @@ ALERTS = Counter("wk_retrain_alerts_total", "Alert state changes published.",
 RUNS = Counter("wk_retrain_runs_total", "Runs by how they ended.", ["state"])
 
 
-def alert_outbox(event: Event, alerts: AlertEmitter) -> list[Outgoing]:
+def alert_outbox(event: Event, alerts: AlertEmitter, links=None) -> list[Outgoing]:
     """``RetrainFailed`` when a run fails (resolved by the model's next run), and
     ``RetrainApprovalNeeded`` while a candidate waits for a person."""
     if event.kind != "run":
@@ -57,10 +58,19 @@ def alert_outbox(event: Event, alerts: AlertEmitter) -> list[Outgoing]:
     elif event.type == "run.created":
         emit({"alertname": "RetrainFailed", "model": model}, "resolved", {})
     elif event.type == "run.validated" and data.get("state") == "awaiting_approval":
-        emit({"alertname": "RetrainApprovalNeeded", "model": model, "run": event.key}, "firing",
-             {"summary": f"retrain run {event.key}: a candidate waits for approval",
-              "approve": f"watchkeeper retrain approve {event.key} --reason ...",
-              "reject": f"watchkeeper retrain reject {event.key} --reason ..."})  # fmt: skip
+        expires = data.get("approval_expires_ms", now)
+        annotations = {
+            "summary": f"retrain run {event.key}: a candidate waits for approval",
+            "cli": f"watchkeeper retrain approve|reject {event.key} --reason ...",
+        }
+        if links is not None:
+            annotations["approve_url"] = links(event.key, "approve", expires)
+            annotations["reject_url"] = links(event.key, "reject", expires)
+        emit(
+            {"alertname": "RetrainApprovalNeeded", "model": model, "run": event.key},
+            "firing",
+            annotations,
+        )
     elif event.type in ("run.approved", "run.rejected", "run.expired"):
         emit({"alertname": "RetrainApprovalNeeded", "model": model, "run": event.key},
              "resolved", {})  # fmt: skip
@@ -91,6 +101,10 @@ def build(config: RetrainConfig) -> ControlService:
 
         rollouts = RolloutClient(config.rollout_url, config.rollout_token or None)
     alerts = AlertEmitter("retrain", Codec().encode, prometheus_count(ALERTS))
+
+    def links(rid: str, decision: str, expires_ms: int) -> str:
+        return approval_link(config.callback_secret, config.public_url, rid, decision, expires_ms)
+
     service: ControlService
     reconciler: Reconciler
     fired: dict[str, int] = {}  # model -> the last schedule fire that became a trigger
@@ -175,7 +189,7 @@ def build(config: RetrainConfig) -> ControlService:
     service = ControlService(
         config.service, __version__, Retrains(), operations, config.tokens,
         "retrain-history", "retrain-state", max_body=config.max_body, on_commit=committed,
-        outbox=lambda event: alert_outbox(event, alerts),
+        outbox=lambda event: alert_outbox(event, alerts, links),
     )  # fmt: skip
     reconciler = Reconciler(service, config, registry, rollouts)
     service.after_ready = [tick, reconciler.run]

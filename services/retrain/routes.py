@@ -9,6 +9,8 @@ GET     /api/v1/models/{model}                       read      triggers waiting,
 GET     /api/v1/runs?model=&state=                   read      runs, newest first
 GET     /api/v1/runs/{id}                            read      one, with its timeline
 POST    /api/v1/runs/{id}/approve|reject|cancel      write     by a person, with a reason
+GET     /api/v1/runs/{id}/approve-link|reject-link   the link  the approval notification's
+                                                     's sig    signed links (until expiry)
 POST    /api/v1/runs/{id}/callback                   the run's the pipeline reports progress,
                                                      token     its candidate, or failure
 GET     /api/v1/history/{kind}/{key}                 read      every event, with audit
@@ -31,7 +33,7 @@ from watchkeeper.control import Entity, Rejected
 from watchkeeper.control.operations import Call, Operation, Reply
 
 from . import bodies
-from .callback_token import check_callback_token
+from .callback_token import check_callback_token, check_link
 
 
 class Catalog:
@@ -65,6 +67,12 @@ class Routes:
             Operation("POST", one + "/callback", None, "The pipeline reports", self.callback,
                       bodies.CALLBACK, tag="runs"),
         ]  # fmt: skip
+        for decision in ("approve", "reject"):
+            ops.append(
+                Operation("GET", f"{one}/{decision}-link", None, f"{decision.capitalize()} by "
+                          "the signed link of the approval notification", self._link(decision),
+                          query=("expires", "sig"), tag="runs")
+            )  # fmt: skip
         for act in ("approve", "reject", "cancel"):
             ops.append(
                 Operation("POST", f"{one}/{act}", w, f"{act.capitalize()} a run",
@@ -88,6 +96,27 @@ class Routes:
                                                 f"requested by {call.actor}"})  # fmt: skip
         answer = await self.service.submit(command)
         return Reply(answer.status, answer.body)
+
+    def _link(self, decision: str):
+        async def follow(call: Call) -> Reply:
+            rid = call.params["id"]
+            try:
+                expires = int(call.one("expires") or "")
+            except ValueError as exc:
+                raise Rejected(400, "expires must be milliseconds since the epoch") from exc
+            sig = call.one("sig") or ""
+            if not self.secret or not check_link(self.secret, rid, decision, expires, sig):
+                raise Rejected(403, "not a valid link for this run and decision")
+            if call.at_ms > expires:
+                raise Rejected(410, "the link has expired")
+            word = "approved" if decision == "approve" else "rejected"
+            command = replace(call.command(f"runs.{decision}", {"reason": f"{word} by the "
+                              "signed link of the approval notification"}), actor="link",
+                              idempotency_key=f"link:{rid}:{decision}:{expires}")  # fmt: skip
+            answer = await self.service.submit(command)
+            return Reply(answer.status, answer.body)
+
+        return follow
 
     async def callback(self, call: Call) -> Reply:
         rid = call.params["id"]
