@@ -66,11 +66,11 @@ def start_retrain(start_service, prefix, tmp_path, registry, rollout, fail=False
     )  # fmt: skip
 
 
-def request_drift(kafka_settings, prefix, n: int) -> None:
+def request_drift(kafka_settings, prefix, n: int, reason: str = "DRIFT") -> None:
     codec, producer = Codec(), Producer(kafka_settings.confluent())
     for _ in range(n):  # the same incident, reported n times
         record = {"request_id": uuid.uuid4().hex, "event_time_ms": 1_000, "model": "fraud",
-                  "version": "1", "reason": "DRIFT", "evidence": {"feature": "amount"},
+                  "version": "1", "reason": reason, "evidence": {"feature": "amount"},
                   "metrics": {"psi": 0.31}, "dedup_key": "fraud:1:amount:w42",
                   "requested_by": "drift"}  # fmt: skip
         producer.produce(f"{prefix}retrain-requests", codec.encode("RetrainRequest", record),
@@ -133,8 +133,9 @@ def test_a_failing_pipeline_fails_its_run_with_an_alert(
     registry = registry_with(start_service, prefix, tmp_path, "fraud", "1")
     rollout = start_rollout(start_service, prefix, registry)
     retrain = start_retrain(start_service, prefix, tmp_path, registry, rollout, fail=True)
-    request_drift(kafka_settings, prefix, 1)
+    request_drift(kafka_settings, prefix, 1, reason="PERFORMANCE")  # accuracy fell, say
     done = run_in(retrain, "fraud-1", "failed")
+    assert [t["kind"] for t in done["triggers"]] == ["performance"]
     assert "out of memory" in done["failure"] and "3" in done["failure"], done["failure"]
     codec = Codec()
     alerts = [codec.decode(v).record for _, v in read_to_end(kafka_settings, f"{prefix}alerts")]
