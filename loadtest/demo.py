@@ -247,19 +247,32 @@ def open_alerts(receiver: WebhookReceiver) -> dict[str, dict]:
     return {fp: a for fp, a in state.items() if a["status"] == "firing"}
 
 
+def _figures(series: dict, wanted: set) -> tuple[float, float]:
+    """Throughput and p99 of the window series whose labels include ``wanted``."""
+    rate = sum(
+        v
+        for (n, labels), v in series.items()
+        if n == "wk_slo_throughput_per_s" and wanted <= set(labels)
+    )
+    p99 = max(
+        (
+            v
+            for (n, labels), v in series.items()
+            if n == "wk_slo_latency_ms" and wanted | {("quantile", "0.99")} <= set(labels)
+        ),
+        default=0.0,
+    )
+    return rate, p99  # fmt: skip
+
+
 def live_line(stack: Stack, elapsed: float, phase: str) -> str:
     parts = [f"{elapsed:3.0f}s {phase:<8}"]
     series = scrape(stack.slo.url + "/metrics")
     for profile in PROFILES:
-        # Summed over the variants a rollout splits the version into (baseline, default).
-        wanted = {("model", profile.model), ("version", profile.version), ("view", "window")}
-        rate = sum(
-            v
-            for (n, labels), v in series.items()
-            if n == "wk_slo_throughput_per_s" and wanted <= set(labels)
-        )
-        p99 = max((v for (n, labels), v in series.items() if n == "wk_slo_latency_ms"
-                   and wanted | {("quantile", "0.99")} <= set(labels)), default=0.0)  # fmt: skip
+        # The version serves as "baseline" while a canary runs, as "default" otherwise, and
+        # a variant the split left keeps exporting its last window: the busier one is live.
+        base = {("model", profile.model), ("version", profile.version), ("view", "window")}
+        rate, p99 = max(_figures(series, base | {("variant", v)}) for v in ("default", "baseline"))
         parts.append(f"{profile.model} {rate:4.0f}/s p99 {p99:6.0f} ms")
     parts.append(demo_rollout.live(demo_rollout.status(stack.rollout.url, stack.canary)))
     spend = stack.cost.metric("wk_cost_budget_spend_usd", instance=BUDGET)
