@@ -53,7 +53,7 @@ def test_records_become_commands_and_bad_ones_dead_letters(kafka_settings, prefi
     finally:
         stop = True
         feed.join(10)
-    assert seen == ["a", "b"]
+    assert sorted(seen) == ["a", "b"]  # lineage has 3 partitions: no order across them
     [letter] = list(compacted.read(kafka_settings, prefix + "dlq", 30))
     assert letter.value == b"bad"
 
