@@ -142,3 +142,16 @@ def test_accuracy_from_feedback_is_a_quality_check():
             analyses.observe_feedback({"model": "fraud", "event_id": event, "label": truth})
     [command] = analyses.tick(now_ms=60_000)
     assert (command.name, command.body["check"]) == ("rollouts.rollback", "accuracy")
+
+
+def test_the_shipped_canary_spec_is_a_valid_rollout():
+    from pathlib import Path
+
+    import yaml
+
+    from services.rollout.plan import plan
+
+    spec = yaml.safe_load((Path(__file__).parent.parent / "deploy/rollouts/fraud.yaml").read_text())
+    planned = plan(spec)
+    assert planned["steps"] == [1.0, 5.0, 25.0, 50.0]
+    assert [c["metric"] for c in planned["checks"]] == ["error_rate", "latency_p99"]
