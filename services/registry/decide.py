@@ -33,7 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchkeeper.control import Command, Decision, Entity, Event, Rejected, View
+from watchkeeper.control import Command, Decision, Dispatch, Entity, Event, Rejected, View
 from watchkeeper.kit.permodel import PerModel
 
 from .config import AliasPolicy
@@ -46,17 +46,11 @@ def version_key(model: str, version: str) -> str:
     return f"{model}:{version}"
 
 
-class Registry:
+class Registry(Dispatch):
     def __init__(self, policy: PerModel[AliasPolicy]) -> None:
         self.policy = policy
 
     # -- deciding -------------------------------------------------------------------------
-
-    def decide(self, view: View, command: Command) -> Decision:
-        handler = getattr(self, "_" + command.name.replace(".", "_"), None)
-        if handler is None:
-            raise Rejected(400, f"unknown command {command.name!r}")
-        return handler(view, command)
 
     def _live_model(self, view: View, name: str, expected: int | None = None) -> Entity:
         model = view.expect("model", name, expected)

@@ -34,19 +34,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchkeeper.control import Command, Decision, Entity, Event, Rejected, View
+from watchkeeper.control import Command, Decision, Dispatch, Entity, Event, Rejected, View
 
 TERMINAL = ("promoted", "rolled_back", "rejected", "expired", "failed", "cancelled")
 ACTIVE_CALLBACK = ("launching", "running")
 
 
-class Retrains:
-    def decide(self, view: View, command: Command) -> Decision:
-        handler = getattr(self, "_" + command.name.replace(".", "_"), None)
-        if handler is None:
-            raise Rejected(400, f"unknown command {command.name!r}")
-        return handler(view, command)
-
+class Retrains(Dispatch):
     def _run(self, view: View, c: Command, *states: str) -> Entity:
         run = view.expect("run", c.path["id"], c.expected_version)
         if run is None:

@@ -44,7 +44,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from watchkeeper.control import Command, Decision, Entity, Event, Rejected, View
+from watchkeeper.control import Command, Decision, Dispatch, Entity, Event, Rejected, View
 
 from . import plan as plans
 
@@ -55,13 +55,7 @@ def hooks_of(spec: dict[str, Any], phase: str) -> list[dict[str, Any]]:
     return [h for h in spec.get("hooks", []) if h["type"] == phase]
 
 
-class Rollouts:
-    def decide(self, view: View, command: Command) -> Decision:
-        handler = getattr(self, "_" + command.name.replace(".", "_"), None)
-        if handler is None:
-            raise Rejected(400, f"unknown command {command.name!r}")
-        return handler(view, command)
-
+class Rollouts(Dispatch):
     # -- helpers --------------------------------------------------------------------------
 
     def _rollout(self, view: View, c: Command, *states: str) -> Entity:

@@ -16,6 +16,7 @@ from typing import Any
 _WHERE = {
     "Command": "commands",
     "Decision": "commands",
+    "Dispatch": "commands",
     "Rejected": "commands",
     "Answer": "events",
     "Audit": "events",

@@ -76,3 +76,14 @@ class Decision:
 
 def answer_of(command: Command, decision: Decision) -> Answer:
     return Answer(decision.status, decision.body, command.fingerprint)
+
+
+class Dispatch:
+    """A domain whose command ``models.create`` is decided by its method
+    ``_models_create(view, command)``; an unknown command is a 400."""
+
+    def decide(self, view: Any, command: Command) -> Decision:
+        handler = getattr(self, "_" + command.name.replace(".", "_"), None)
+        if handler is None:
+            raise Rejected(400, f"unknown command {command.name!r}")
+        return handler(view, command)
