@@ -14,6 +14,7 @@ from prometheus_client import Counter
 from watchkeeper import __version__
 from watchkeeper.codec import Codec
 from watchkeeper.control import Command, Entity, Event, Rejected
+from watchkeeper.control.catalog import Catalog
 from watchkeeper.control.history_routes import history_operations
 from watchkeeper.control.service import ControlService, Outgoing
 from watchkeeper.kit.alerting import AlertEmitter, prometheus_count
@@ -26,7 +27,7 @@ from .decide import Retrains
 from .feeds import requests_feed
 from .new_data import new_data_trigger
 from .reconcile import Reconciler
-from .routes import Catalog, Routes
+from .routes import Routes
 from .schedule import due
 
 log = logging.getLogger(__name__)
@@ -124,10 +125,10 @@ def build(config: RetrainConfig) -> ControlService:
 
     def taken(model: str, key: str) -> bool:
         """A dedup key some run of the model (or its waiting triggers) already had."""
-        entity = catalog.models.get(model)
+        entity = catalog.of("model").get(model)
         if entity and any(t["dedup_key"] == key for t in entity.data["pending"]):
             return True
-        runs = (r for r in catalog.runs.values() if r.data["model"] == model)
+        runs = (r for r in catalog.of("run").values() if r.data["model"] == model)
         return any(t["dedup_key"] == key for r in runs for t in r.data["triggers"])
 
     def look_for_new_data(model: str, spec) -> dict | None:
@@ -175,9 +176,9 @@ def build(config: RetrainConfig) -> ControlService:
                             f"({schedule.timezone})"}  # fmt: skip
                     await submit(Command("triggers.add", body, "schedule", body["dedup_key"],
                                          source="schedule", at_ms=now))  # fmt: skip
-            for model, entity in list(catalog.models.items()):
+            for model, entity in list(catalog.of("model").items()):
                 policy = config.policy.for_model(model)
-                decision = gating.gate(policy, model_state(entity, catalog.runs), now)
+                decision = gating.gate(policy, model_state(entity, catalog.of("run")), now)
                 if decision.action == "launch":
                     key = f"{model}:start:{entity.data['runs'] + 1}"
                     await submit(Command("runs.start", {"model": model}, "gate", key,

@@ -29,22 +29,12 @@ import json
 from dataclasses import replace
 from typing import Any
 
-from watchkeeper.control import Entity, Rejected
+from watchkeeper.control import Rejected
+from watchkeeper.control.catalog import Catalog
 from watchkeeper.control.operations import Call, Operation, Reply
 
 from . import bodies
 from .callback_token import check_callback_token, check_link
-
-
-class Catalog:
-    """Every run and model as committed (fed by the service's on_commit)."""
-
-    def __init__(self) -> None:
-        self.runs: dict[str, Entity] = {}
-        self.models: dict[str, Entity] = {}
-
-    def committed(self, entity: Entity) -> None:
-        (self.runs if entity.kind == "run" else self.models)[entity.key] = entity
 
 
 class Routes:
@@ -121,7 +111,7 @@ class Routes:
     async def callback(self, call: Call) -> Reply:
         rid = call.params["id"]
         token = call.bearer or ""
-        if rid not in self.catalog.runs:
+        if rid not in self.catalog.of("run"):
             raise Rejected(404, f"no run {rid!r}")
         if not token or not check_callback_token(self.secret, rid, token):
             raise Rejected(401, f"not the callback token of run {rid}")
@@ -135,7 +125,7 @@ class Routes:
     # -- reads ----------------------------------------------------------------------------
 
     async def model(self, call: Call) -> Reply:
-        entity = self.catalog.models.get(call.params["model"])
+        entity = self.catalog.of("model").get(call.params["model"])
         if entity is None:
             raise Rejected(404, f"no triggers or runs for model {call.params['model']!r}")
         return Reply(200, entity.view())
@@ -145,7 +135,7 @@ class Routes:
         found = [
             {"id": e.key, "model": e.data["model"], "state": e.data["state"],
              "created_ms": e.data["created_ms"], "entity_version": e.version}
-            for e in self.catalog.runs.values()
+            for e in self.catalog.of("run").values()
             if (model is None or e.data["model"] == model)
             and (state is None or e.data["state"] == state)
         ]  # fmt: skip
@@ -153,7 +143,7 @@ class Routes:
         return Reply(200, {"runs": found})
 
     async def get_run(self, call: Call) -> Reply:
-        entity = self.catalog.runs.get(call.params["id"])
+        entity = self.catalog.of("run").get(call.params["id"])
         if entity is None:
             raise Rejected(404, f"no run {call.params['id']!r}")
         return Reply(200, entity.view())

@@ -13,6 +13,7 @@ from prometheus_client import Counter, Gauge
 from watchkeeper import __version__
 from watchkeeper.codec import Codec
 from watchkeeper.control import Entity, Event, Rejected
+from watchkeeper.control.catalog import Catalog
 from watchkeeper.control.history_routes import history_operations
 from watchkeeper.control.service import ControlService, Outgoing
 from watchkeeper.kit.alerting import AlertEmitter, prometheus_count
@@ -24,7 +25,7 @@ from .config import RolloutConfig
 from .decide import Rollouts
 from .feeds import stream_feeds
 from .reconcile import Reconciler
-from .routes import Catalog, Routes
+from .routes import Routes
 
 log = logging.getLogger(__name__)
 HISTORY_TOPIC = "rollout-history"

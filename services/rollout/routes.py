@@ -29,22 +29,12 @@ import asyncio
 from typing import Any
 
 from watchkeeper.control import Entity, Rejected
+from watchkeeper.control.catalog import Catalog
 from watchkeeper.control.operations import Call, Operation, Reply
 from watchkeeper.sdk._assignment import Split
 
 from . import bodies, export
 from .analysis import Analyses
-
-
-class Catalog:
-    """Every rollout and routing entity as committed (fed by the service's on_commit)."""
-
-    def __init__(self) -> None:
-        self.rollouts: dict[str, Entity] = {}
-        self.routing: dict[str, Entity] = {}
-
-    def committed(self, entity: Entity) -> None:
-        (self.rollouts if entity.kind == "rollout" else self.routing)[entity.key] = entity
 
 
 class Routes:
@@ -159,7 +149,7 @@ class Routes:
     # -- reads ----------------------------------------------------------------------------
 
     def _found(self, rid: str) -> Entity:
-        entity = self.catalog.rollouts.get(rid)
+        entity = self.catalog.of("rollout").get(rid)
         if entity is None:
             raise Rejected(404, f"no rollout {rid!r}")
         return entity
@@ -168,7 +158,7 @@ class Routes:
         model, state = call.one("model"), call.one("state")
         found = [
             _summary(e)
-            for e in self.catalog.rollouts.values()
+            for e in self.catalog.of("rollout").values()
             if (model is None or e.data["model"] == model)
             and (state is None or e.data["state"] == state)
         ]
@@ -198,7 +188,7 @@ class Routes:
         )
 
     def _split(self, model: str) -> Split:
-        entity = self.catalog.routing.get(model)
+        entity = self.catalog.of("routing").get(model)
         if entity is None:
             raise Rejected(404, f"model {model!r} has no split")
         doc = dict(entity.data["split"])
@@ -207,7 +197,7 @@ class Routes:
 
     async def all_routing(self, call: Call) -> Reply:
         return Reply(
-            200, {"routing": [self._split(m).to_dict() for m in sorted(self.catalog.routing)]}
+            200, {"routing": [self._split(m).to_dict() for m in sorted(self.catalog.of("routing"))]}
         )
 
     async def routing(self, call: Call) -> Reply:
