@@ -3,13 +3,9 @@ unknown field is a 400 naming it) and what its OpenAPI document shows."""
 
 from __future__ import annotations
 
-from typing import Any
+from watchkeeper.control.schemas import METRICS, NAME, SHORT, TEXT, VERSION, closed
 
-NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"}
-VERSION = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"}
 ALIAS = "^[a-z][a-z0-9_-]{0,63}$"
-TEXT = {"type": "string", "maxLength": 10_000}
-SHORT = {"type": "string", "maxLength": 1_000}
 TAGS = {
     "type": "object",
     "maxProperties": 200,
@@ -17,12 +13,6 @@ TAGS = {
     "additionalProperties": {"type": "string", "maxLength": 5_000},
 }
 PARAMS = TAGS
-METRICS = {
-    "type": "object",
-    "maxProperties": 1_000,
-    "propertyNames": {"maxLength": 250},
-    "additionalProperties": {"type": "number"},
-}
 DATASET_REF = {
     "type": "object",
     "required": ["name", "version"],
@@ -42,30 +32,21 @@ FIELDS = {
 }
 
 
-def _object(required: list[str], **properties: Any) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": required,
-        "additionalProperties": False,
-        "properties": properties,
-    }
-
-
-MODEL_CREATE = _object(["name"], name=NAME, description=TEXT, owner_team=SHORT, tags=TAGS)
-MODEL_UPDATE = _object(
+MODEL_CREATE = closed(["name"], name=NAME, description=TEXT, owner_team=SHORT, tags=TAGS)
+MODEL_UPDATE = closed(
     [],
     description=TEXT,
     owner_team=SHORT,
     tags=TAGS,
     remove_tags={"type": "array", "items": SHORT, "maxItems": 200},
 )
-DELETE = _object([], reason=TEXT)
-VERSION_REGISTER = _object(
+DELETE = closed([], reason=TEXT)
+VERSION_REGISTER = closed(
     ["version"],
     version=VERSION,
     artifact_uri=SHORT,
     flavor=SHORT,
-    signature=_object([], inputs=FIELDS, outputs=FIELDS),
+    signature=closed([], inputs=FIELDS, outputs=FIELDS),
     training_datasets=REFS,
     evaluation_datasets=REFS,
     code_commit=SHORT,
@@ -76,18 +57,18 @@ VERSION_REGISTER = _object(
     description=TEXT,
     run_id=SHORT,
 )
-VERSION_UPDATE = _object(
+VERSION_UPDATE = closed(
     [],
     tags=TAGS,
     status={"enum": ["pending", "ready", "failed"]},
     description=TEXT,
     metrics=METRICS,
 )
-VALIDATION = _object(
+VALIDATION = closed(
     ["passed"], passed={"type": "boolean"}, metrics=METRICS, validator=SHORT, details=TEXT
 )
-ALIAS_SET = _object(["version"], version=VERSION, reason=TEXT, force={"type": "boolean"})
-DATASET_REGISTER = _object(
+ALIAS_SET = closed(["version"], version=VERSION, reason=TEXT, force={"type": "boolean"})
+DATASET_REGISTER = closed(
     ["name", "version"],
     name=NAME,
     version=VERSION,
@@ -95,7 +76,7 @@ DATASET_REGISTER = _object(
     content_hash={"type": "string", "pattern": "^(sha256:)?[0-9a-f]{64}$"},
     schema=FIELDS,
     row_count={"type": "integer", "minimum": 0},
-    time_range=_object(
+    time_range=closed(
         ["start_ms", "end_ms"],
         start_ms={"type": "integer"},
         end_ms={"type": "integer"},

@@ -2,30 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
+from watchkeeper.control.schemas import METRICS, NAME, SHORT, TEXT, VERSION, closed
 
-NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"}
-VERSION = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"}
-TEXT = {"type": "string", "maxLength": 10_000}
-SHORT = {"type": "string", "maxLength": 1_000}
-METRICS = {
-    "type": "object",
-    "maxProperties": 1_000,
-    "additionalProperties": {"type": "number"},
-}
-
-
-def _object(required: list[str], **properties: Any) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": required,
-        "additionalProperties": False,
-        "properties": properties,
-    }
-
-
-TRIGGER = _object(["model"], model=NAME, version=VERSION, reason=TEXT, dedup_key=SHORT)
-REASON = _object([], reason=TEXT)
+TRIGGER = closed(["model"], model=NAME, version=VERSION, reason=TEXT, dedup_key=SHORT)
+REASON = closed([], reason=TEXT)
 DATASET = {
     "type": "object",
     "required": ["name", "version"],
@@ -40,9 +20,9 @@ DATASET = {
 }
 CALLBACK = {
     "oneOf": [
-        _object(["kind", "message"], kind={"const": "progress"}, message=TEXT),
-        _object(["kind", "reason"], kind={"const": "failed"}, reason=TEXT),
-        _object(
+        closed(["kind", "message"], kind={"const": "progress"}, message=TEXT),
+        closed(["kind", "reason"], kind={"const": "failed"}, reason=TEXT),
+        closed(
             ["kind", "version", "artifact_uri"],
             kind={"const": "candidate"},
             version=VERSION,

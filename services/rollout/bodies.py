@@ -3,33 +3,21 @@ naming it; the OpenAPI document shows them)."""
 
 from __future__ import annotations
 
-from typing import Any
+from watchkeeper.control.schemas import NAME, TEXT, VERSION, closed
 
-NAME = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"}
-VERSION = {"type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9_.+-]{0,63}$"}
 VARIANT = {"type": "string", "pattern": "^[A-Za-z][A-Za-z0-9_-]{0,31}$"}
-TEXT = {"type": "string", "maxLength": 10_000}
 POSITIVE = {"type": "number", "exclusiveMinimum": 0}
 HOOK_TYPES = ("pre-rollout", "rollout", "confirm-promotion", "post-rollout", "rollback")
 
 
-def _object(required: list[str], **properties: Any) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "required": required,
-        "additionalProperties": False,
-        "properties": properties,
-    }
-
-
-CHECK = _object(
+CHECK = closed(
     ["metric", "margin"],
     metric={"type": "string", "maxLength": 64},
     margin=POSITIVE,
     higher_is_better={"type": "boolean"},
     tau2=POSITIVE,
 )
-ANALYSIS = _object(
+ANALYSIS = closed(
     [],
     min_samples={"type": "integer", "minimum": 1, "maximum": 10_000_000},
     min_duration_s={"type": "number", "minimum": 0},
@@ -37,23 +25,23 @@ ANALYSIS = _object(
     on_deadline={"enum": ["rollback", "advance"]},
     alpha={"type": "number", "exclusiveMinimum": 0, "maximum": 0.5},
 )
-HOOK = _object(
+HOOK = closed(
     ["name", "type", "url"],
     name={"type": "string", "maxLength": 128},
     type={"enum": list(HOOK_TYPES)},
     url={"type": "string", "pattern": "^https?://", "maxLength": 2_000},
     timeout_s={"type": "number", "exclusiveMinimum": 0, "maximum": 300},
 )
-VARIANT_SPEC = _object(
+VARIANT_SPEC = closed(
     ["name", "version", "weight"], name=VARIANT, version=VERSION, weight={"type": "number"}
 )
-FEEDBACK_METRIC = _object(
+FEEDBACK_METRIC = closed(
     ["name"],
     name={"type": "string", "maxLength": 64},
     field={"enum": ["value", "label"]},
     positive={"type": "string", "maxLength": 256},
 )
-GUARDRAIL = _object(
+GUARDRAIL = closed(
     ["metric", "margin"],
     metric={"type": "string", "maxLength": 64},
     margin={"type": "number", "minimum": 0},
@@ -61,9 +49,9 @@ GUARDRAIL = _object(
     higher_is_better={"type": "boolean"},
     mde=POSITIVE,
 )
-EXPERIMENT = _object(
+EXPERIMENT = closed(
     ["primary"],
-    primary=_object(
+    primary=closed(
         ["metric"],
         metric={"type": "string", "maxLength": 64},
         kind={"enum": ["conversion", "mean"]},
@@ -75,7 +63,7 @@ EXPERIMENT = _object(
     min_samples={"type": "integer", "minimum": 1},
     deadline_s={"type": "number", "exclusiveMinimum": 0},
 )
-ROLLOUT_CREATE = _object(
+ROLLOUT_CREATE = closed(
     ["model", "strategy"],
     model=NAME,
     strategy={"enum": ["canary", "bluegreen", "ab"]},
@@ -92,4 +80,4 @@ ROLLOUT_CREATE = _object(
     keep_ready_s={"type": "number", "minimum": 0, "maximum": 30 * 86_400},
     reason=TEXT,
 )
-REASON = _object([], reason=TEXT)
+REASON = closed([], reason=TEXT)
