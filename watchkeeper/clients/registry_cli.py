@@ -16,15 +16,13 @@ watchkeeper lineage graph|upstream|downstream|impact NODE [--depth N]
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from ..control.client import ApiError
+from ._cli import print_answer, service_options
 from .dataset_hash import file_digest, topic_range
 from .registry import RegistryClient
 
@@ -224,9 +222,7 @@ def add_lineage(sub: argparse._SubParsersAction) -> None:
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--registry", default=os.environ.get("WK_REGISTRY_URL",
-                                                            "http://127.0.0.1:8108"))  # fmt: skip
-    parser.add_argument("--token", default=os.environ.get("WK_REGISTRY_TOKEN", ""))
+    service_options(parser, "registry", "http://127.0.0.1:8108")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -236,10 +232,4 @@ def run(args: argparse.Namespace) -> int:
         verb = mlflow_cli.cli_import if args.mlflow == "import-mlflow" else mlflow_cli.cli_export
         return verb(args)
     with RegistryClient(args.registry, args.token or None) as rc:
-        try:
-            answer = args.run(rc, args)
-        except ApiError as exc:
-            print(f"error: {exc.status} {exc.reason}", file=sys.stderr)
-            return 1
-    print(json.dumps(answer, indent=2, sort_keys=True))
-    return 0
+        return print_answer(lambda: args.run(rc, args))

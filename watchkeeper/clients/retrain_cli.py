@@ -12,21 +12,16 @@ watchkeeper retrain approve|reject|cancel RUN --reason R
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
-from ..control.client import ApiError
+from ._cli import print_answer, service_options
 from .retrain import ACTS, RetrainClient
 
 
 def add_retrain(sub: argparse._SubParsersAction) -> None:
     retrain = sub.add_parser("retrain", help="retraining runs: trigger, list, approve ...")
-    retrain.add_argument("--retrain", default=os.environ.get("WK_RETRAIN_URL",
-                                                            "http://127.0.0.1:8110"))  # fmt: skip
-    retrain.add_argument("--token", default=os.environ.get("WK_RETRAIN_TOKEN", ""))
+    service_options(retrain, "retrain", "http://127.0.0.1:8110")
     verbs = retrain.add_subparsers(dest="verb", required=True)
     trigger = verbs.add_parser("trigger", help="start a run by hand")
     trigger.add_argument("model")
@@ -60,18 +55,10 @@ def timeline(run: dict[str, Any]) -> str:
 
 def run(args: argparse.Namespace) -> int:
     with RetrainClient(args.retrain, args.token or None) as rc:
-        try:
-            if args.verb == "trigger":
-                answer = rc.trigger(args.model, args.reason, args.version)
-            elif args.verb == "runs":
-                answer = rc.runs(args.model, args.state)
-            elif args.verb == "show":
-                print(timeline(rc.run(args.run)))
-                return 0
-            else:
-                answer = rc.act(args.run, args.verb, args.reason)
-        except ApiError as exc:
-            print(f"error: {exc.status} {exc.reason}", file=sys.stderr)
-            return 1
-    print(json.dumps(answer, indent=2, sort_keys=True))
-    return 0
+        if args.verb == "trigger":
+            return print_answer(lambda: rc.trigger(args.model, args.reason, args.version))
+        if args.verb == "runs":
+            return print_answer(lambda: rc.runs(args.model, args.state))
+        if args.verb == "show":
+            return print_answer(lambda: rc.run(args.run), timeline)
+        return print_answer(lambda: rc.act(args.run, args.verb, args.reason))

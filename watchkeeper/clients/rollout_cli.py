@@ -12,20 +12,16 @@ watchkeeper rollout routing MODEL [--httproute|--virtualservice] [--namespace NS
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import sys
 from typing import Any
 
-from ..control.client import ApiError
+from ._cli import print_answer, service_options
 from .rollout import ACTS, RolloutClient
 
 
 def add_rollout(sub: argparse._SubParsersAction) -> None:
     rollout = sub.add_parser("rollout", help="canary, blue-green and A/B rollouts; routing")
-    rollout.add_argument("--rollout", default=os.environ.get("WK_ROLLOUT_URL",
-                                                            "http://127.0.0.1:8109"))  # fmt: skip
-    rollout.add_argument("--token", default=os.environ.get("WK_ROLLOUT_TOKEN", ""))
+    service_options(rollout, "rollout", "http://127.0.0.1:8109")
     verbs = rollout.add_subparsers(dest="verb", required=True)
     start = verbs.add_parser("start", help="start a rollout from a YAML (or JSON) spec")
     start.add_argument("spec")
@@ -74,17 +70,14 @@ def _answer(rc: RolloutClient, a: argparse.Namespace) -> Any:
     return rc.act(a.id, a.verb, a.reason)
 
 
+def _yaml(answer: Any) -> str:
+    import yaml
+
+    return yaml.safe_dump(answer, sort_keys=False)
+
+
 def run(args: argparse.Namespace) -> int:
     with RolloutClient(args.rollout, args.token or None) as rc:
-        try:
-            answer = _answer(rc, args)
-        except ApiError as exc:
-            print(f"error: {exc.status} {exc.reason}", file=sys.stderr)
-            return 1
-    if getattr(args, "yaml", False):
-        import yaml
-
-        print(yaml.safe_dump(answer, sort_keys=False), end="")
-    else:
-        print(json.dumps(answer, indent=2, sort_keys=True))
-    return 0
+        return print_answer(
+            lambda: _answer(rc, args), _yaml if getattr(args, "yaml", False) else None
+        )
