@@ -75,7 +75,7 @@ def test_refusals(start_service, prefix, tmp_path):
     bad = [
         ({**CANARY, "steps": [50, 150]}, 400, "at most 100"),
         ({**CANARY, "candidate": "9"}, 400, "no fraud version '9'"),
-        ({**CANARY, "checks": [{"metric": "clicks", "margin": 1}]}, 400, "no stream carries"),
+        ({**CANARY, "checks": [{"metric": "clicks", "margin": 1}]}, 400, "a metric nobody emits"),
         ({**CANARY, "steps": [5, "x"]}, 400, "steps"),
         ({**CANARY, "wat": 1}, 400, "wat"),
     ]
