@@ -55,12 +55,6 @@ class Reconciler(Controller):
     async def step(self, data: dict[str, Any]) -> None:
         await getattr(self, "_" + data["state"])(data)
 
-    def _later(self, key: str, seconds: float) -> None:
-        self.later(key, seconds)
-
-    async def _call(self, fn, *args, **kwargs):
-        return await self.call(fn, *args, **kwargs)
-
     async def _submit(self, name: str, run: dict, body: dict, key: str) -> None:
         await self.submit(name, run["id"], body, key)
 
@@ -79,10 +73,10 @@ class Reconciler(Controller):
         try:
             launcher = self._launcher(run)
             ctx = context(run, self.config.public_url, self.config.callback_secret)
-            launched = await self._call(launcher.launch, ctx)
+            launched = await self.call(launcher.launch, ctx)
         except Retry as exc:
             log.info("launch to retry", extra={"run": run["id"], "reason": str(exc)})
-            self._later(run["id"], 5.0)
+            self.later(run["id"], 5.0)
             return
         except (LaunchError, ValueError) as exc:
             await self._submit(
@@ -95,9 +89,9 @@ class Reconciler(Controller):
     async def _running(self, run: dict) -> None:
         launched = Launched(**{k: run["launched"].get(k, "") for k in ("external_id", "detail")})
         try:
-            status = await self._call(self._launcher(run).poll, launched)
+            status = await self.call(self._launcher(run).poll, launched)
         except Retry:
-            self._later(run["id"], 5.0)
+            self.later(run["id"], 5.0)
             return
         if status.state == "failed":
             reason = f"the pipeline failed: {status.detail}"
@@ -109,9 +103,9 @@ class Reconciler(Controller):
                                    "reporting a candidate"}, "no-candidate")  # fmt: skip
             else:
                 self._ended.add(run["id"])
-                self._later(run["id"], 5.0)
+                self.later(run["id"], 5.0)
         else:
-            self._later(run["id"], 1.0)
+            self.later(run["id"], 1.0)
 
     # -- the candidate --------------------------------------------------------------------
 
@@ -124,9 +118,9 @@ class Reconciler(Controller):
             try:
                 for d in c.get("datasets", []):
                     fields = {k: d[k] for k in ("uri", "content_hash", "row_count") if k in d}
-                    await self._call(self._register_dataset, rid, d["name"], d["version"], fields)
+                    await self.call(self._register_dataset, rid, d["name"], d["version"], fields)
                     refs.append({"name": d["name"], "version": d["version"]})
-                await self._call(
+                await self.call(
                     self.registry.register_version, run["model"], c["version"],
                     idempotency_key=f"retrain:{rid}:version", artifact_uri=c["artifact_uri"],
                     metrics=c.get("metrics") or None, training_datasets=refs or None,
@@ -134,7 +128,7 @@ class Reconciler(Controller):
                 )  # fmt: skip
             except ApiError as exc:
                 if exc.status >= 500:
-                    self._later(rid, 2.0)
+                    self.later(rid, 2.0)
                     return
                 await self._submit("runs.fail", run, {"reason": f"the registry refused the "
                                    f"candidate: {exc.reason}"}, "register-failed")  # fmt: skip
@@ -168,14 +162,14 @@ class Reconciler(Controller):
             try:
                 request = validate_request(policy.validation, run["model"], c["version"],
                                            champion_version, run["id"])  # fmt: skip
-                result = await self._call(validate, request)
+                result = await self.call(validate, request)
             except (UsageError, OSError, ValueError) as exc:
                 await self._submit("runs.fail", run, {"reason": f"validation could not run: "
                                    f"{exc}"}, "validation-error")  # fmt: skip
                 return
             passed, metrics, details = result.passed, dict(result.metrics), result.details()
             if self.registry is not None:
-                await self._call(self._record, run, passed, metrics, details)
+                await self.call(self._record, run, passed, metrics, details)
         approved, why = auto_approve(policy.approval, passed, metrics, champion)
         body = {"passed": passed, "metrics": metrics, "details": details, "auto_approved":
                 approved, "approval_reason": why, "expiry_s": policy.approval.expiry_s}  # fmt: skip
@@ -195,7 +189,7 @@ class Reconciler(Controller):
         from watchkeeper.control.client import ApiError
 
         try:
-            held = await self._call(self.registry.get_alias, run["model"], "champion")
+            held = await self.call(self.registry.get_alias, run["model"], "champion")
         except ApiError:
             return None, {}
         version = held.get("version") or {}
@@ -207,7 +201,7 @@ class Reconciler(Controller):
     async def _awaiting_approval(self, run: dict) -> None:
         left_s = (run["approval_expires_ms"] - time.time() * 1000) / 1000
         if left_s > 0:
-            self._later(run["id"], min(left_s, 30.0))
+            self.later(run["id"], min(left_s, 30.0))
         else:
             await self._submit("runs.expire", run, {}, "expired")
 
@@ -223,7 +217,7 @@ class Reconciler(Controller):
         baseline = run["version"]
         if self.registry is not None:
             try:
-                held = await self._call(self.registry.get_alias, run["model"], "champion")
+                held = await self.call(self.registry.get_alias, run["model"], "champion")
                 baseline = held["version"]["version"]
             except ApiError:
                 pass
@@ -231,10 +225,10 @@ class Reconciler(Controller):
                 "candidate": run["candidate"]["version"],
                 "reason": f"retrain run {run['id']}"}  # fmt: skip
         try:
-            started = await self._call(self.rollouts.start, spec, f"retrain:{run['id']}")
+            started = await self.call(self.rollouts.start, spec, f"retrain:{run['id']}")
         except ApiError as exc:
             if exc.status >= 500 or exc.status == 409:  # away, or another rollout running
-                self._later(run["id"], 5.0)
+                self.later(run["id"], 5.0)
                 return
             await self._submit("runs.fail", run, {"reason": f"the rollout was refused: "
                                f"{exc.reason}"}, "rollout-refused")  # fmt: skip
@@ -245,9 +239,9 @@ class Reconciler(Controller):
         from watchkeeper.control.client import ApiError
 
         try:
-            rollout = await self._call(self.rollouts.get_rollout, run["rollout"]["id"])
+            rollout = await self.call(self.rollouts.get_rollout, run["rollout"]["id"])
         except ApiError:
-            self._later(run["id"], 5.0)
+            self.later(run["id"], 5.0)
             return
         state = rollout["state"]
         if state in ("promoted", "rolled_back", "aborted"):
@@ -256,4 +250,4 @@ class Reconciler(Controller):
             await self._submit("runs.rolled", run, {"state": outcome, "reason": reason or state},
                                "rolled")  # fmt: skip
         else:
-            self._later(run["id"], 2.0)
+            self.later(run["id"], 2.0)

@@ -68,9 +68,6 @@ class Reconciler(Controller):
     async def step(self, data: dict[str, Any]) -> None:
         await self._next(data)
 
-    def _later(self, key: str, seconds: float) -> None:
-        self.later(key, seconds)
-
     async def _submit(self, name: str, spec: dict[str, Any], body: dict[str, Any], key: str):
         return await self.submit(name, spec["id"], body, key)
 
@@ -110,7 +107,7 @@ class Reconciler(Controller):
                     "rollouts.confirmed", spec, {"reason": result.detail}, "confirmed"
                 )
             else:
-                self._later(rid, self.confirm_every_s)
+                self.later(rid, self.confirm_every_s)
         elif state == "promoting":
             await self._promote(spec)
         elif spec.get("alias_pending"):
@@ -118,7 +115,7 @@ class Reconciler(Controller):
         elif state == "active" and spec.get("ready_until_ms") is not None:
             left_s = (spec["ready_until_ms"] - time.time() * 1000) / 1000
             if left_s > 0:
-                self._later(rid, min(left_s, 60.0))
+                self.later(rid, min(left_s, 60.0))
             else:
                 await self._submit("rollouts.retire", spec, {}, f"retire:{spec['switches']}")
         elif state in TERMINAL:
@@ -154,9 +151,6 @@ class Reconciler(Controller):
 
     # -- the registry ---------------------------------------------------------------------
 
-    async def _registry(self, fn, *args, **kwargs):
-        return await self.call(fn, *args, **kwargs)
-
     async def _move_alias(self, spec: dict[str, Any], version: str, why: str, key: str):
         """Record a validation on ``version`` and move the spec's alias to it: the detail
         when done, ``Refused`` with the registry's reason, None to try again later."""
@@ -166,17 +160,17 @@ class Reconciler(Controller):
         if self.registry is None:
             return "no registry configured: no alias moved"
         try:
-            await self._registry(
+            await self.call(
                 self.registry.record_validation, model, version, True, {}, f"rollout:{rid}",
                 why, idempotency_key=f"{rid}:{key}:validated",
             )  # fmt: skip
-            await self._registry(
+            await self.call(
                 self.registry.set_alias, model, alias, version, reason=f"rollout {rid}: {why}",
                 idempotency_key=f"{rid}:{key}",
             )  # fmt: skip
         except ApiError as exc:
             if exc.status in (502, 503, 504):
-                self._later(rid, 2.0)
+                self.later(rid, 2.0)
                 return None
             return Refused(f"the registry refused {alias} -> {version}: {exc.reason}")
         return f"{alias} -> {version}"
