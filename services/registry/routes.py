@@ -36,7 +36,7 @@ from __future__ import annotations
 from typing import Any
 
 from watchkeeper.control import Rejected
-from watchkeeper.control.operations import Call, Operation, Reply
+from watchkeeper.control.operations import Call, Operation, Reply, submits
 
 from . import bodies
 from .decide import version_key
@@ -100,11 +100,7 @@ class Routes:
         ]  # fmt: skip
 
     def _write(self, name: str):
-        async def write(call: Call) -> Reply:
-            answer = await self.service.submit(call.command(name))
-            return Reply(answer.status, answer.body)
-
-        return write
+        return submits(self.service, name)
 
     # -- reads ----------------------------------------------------------------------------
 

@@ -31,7 +31,7 @@ from typing import Any
 
 from watchkeeper.control import Rejected
 from watchkeeper.control.catalog import Catalog
-from watchkeeper.control.operations import Call, Operation, Reply
+from watchkeeper.control.operations import Call, Operation, Reply, submits
 
 from . import bodies
 from .callback_token import check_callback_token, check_link
@@ -71,11 +71,7 @@ class Routes:
         return ops
 
     def _write(self, name: str):
-        async def write(call: Call) -> Reply:
-            answer = await self.service.submit(call.command(name))
-            return Reply(answer.status, answer.body)
-
-        return write
+        return submits(self.service, name)
 
     async def trigger(self, call: Call) -> Reply:
         body = dict(call.body)

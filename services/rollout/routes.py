@@ -30,7 +30,7 @@ from typing import Any
 
 from watchkeeper.control import Entity, Rejected
 from watchkeeper.control.catalog import Catalog
-from watchkeeper.control.operations import Call, Operation, Reply
+from watchkeeper.control.operations import Call, Operation, Reply, submits
 from watchkeeper.sdk._assignment import Split
 
 from . import bodies, export
@@ -114,11 +114,7 @@ class Routes:
         return ops
 
     def _write(self, name: str):
-        async def write(call: Call) -> Reply:
-            answer = await self.service.submit(call.command(name))
-            return Reply(answer.status, answer.body)
-
-        return write
+        return submits(self.service, name)
 
     async def create(self, call: Call) -> Reply:
         if self.registry is not None:

@@ -91,3 +91,14 @@ class Operation:
         """
         words = re.sub(r"[{}]", "", self.path.removeprefix("/api/v1/")).replace("/", "_")
         return f"{self.method.lower()}_{re.sub(r'[^A-Za-z0-9_]', '_', words)}"
+
+
+def submits(service: Any, name: str) -> Handler:
+    """The handler of a plain write: the call as command ``name`` to ``service`` (a
+    ControlService), answered with what the command answered."""
+
+    async def write(call: Call) -> Reply:
+        answer = await service.submit(call.command(name))
+        return Reply(answer.status, answer.body)
+
+    return write
