@@ -208,7 +208,7 @@ BAD = [
     (
         "defaults:\n  rollout:\n    checks:\n      - metric: clicks\n        margin: 0.1",
         3,
-        "no stream carries a metric 'clicks'",
+        "a check on a metric nobody emits: 'clicks'",
     ),
     (
         "defaults:\n  rollout:\n    analysis:\n      alpha: 0.9",
