@@ -47,7 +47,12 @@ def test_cooldown_half_open_probes_then_closed():
     clock = Clock()
     changes = []
     breaker = Breaker(
-        window=4, min_calls=2, cooldown_s=10, half_open_calls=2, clock=clock, on_change=changes.append
+        window=4,
+        min_calls=2,
+        cooldown_s=10,
+        half_open_calls=2,
+        clock=clock,
+        on_change=changes.append,
     )
     breaker.record(False, 0.0)
     breaker.record(False, 0.0)
@@ -118,8 +123,15 @@ def test_record_while_open_changes_nothing():
 
 @pytest.mark.parametrize(
     "kwargs",
-    [{"window": 0}, {"min_calls": 0}, {"failure_rate": 0}, {"failure_rate": 1.5},
-     {"half_open_calls": 0}, {"cooldown_s": -1}, {"window_s": 0}],
+    [
+        {"window": 0},
+        {"min_calls": 0},
+        {"failure_rate": 0},
+        {"failure_rate": 1.5},
+        {"half_open_calls": 0},
+        {"cooldown_s": -1},
+        {"window_s": 0},
+    ],
 )
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):

@@ -87,7 +87,9 @@ def test_key_numpy_like_subclasses_key_by_value():
     assert feature_key({"x": MyFloat(1.5)}) == feature_key({"x": 1.5})
 
 
-@pytest.mark.parametrize("hostile", [{"x": object()}, {"f": lambda: 1}, object(), {"x": [object()]}])
+@pytest.mark.parametrize(
+    "hostile", [{"x": object()}, {"f": lambda: 1}, object(), {"x": [object()]}]
+)
 def test_unkeyable_features_raise_a_clear_error(hostile):
     with pytest.raises(Unkeyable, match="pass key="):
         feature_key(hostile)
@@ -95,11 +97,16 @@ def test_unkeyable_features_raise_a_clear_error(hostile):
 
 def test_key_is_stable_across_processes():
     # hash() would differ per process (PYTHONHASHSEED); the cache key must not.
-    code = "from watchkeeper.continuity import feature_key; print(feature_key({'a': 1.5, 'b': 'x'}))"
+    code = (
+        "from watchkeeper.continuity import feature_key; print(feature_key({'a': 1.5, 'b': 'x'}))"
+    )
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code],
-            capture_output=True, text=True, check=True, env={"PYTHONHASHSEED": seed, "PYTHONPATH": sys.path[0]},
+            capture_output=True,
+            text=True,
+            check=True,
+            env={"PYTHONHASHSEED": seed, "PYTHONPATH": sys.path[0]},
         ).stdout.strip()
         for seed in ("1", "2")
     }

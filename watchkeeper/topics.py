@@ -280,6 +280,14 @@ TOPICS: tuple[TopicSpec, ...] = (
         compacted=True,
         doc="router's incidents (JSON, key: incident id), with their timelines.",
     ),
+    TopicSpec(
+        "human-review",
+        3,
+        30 * DAY_MS,
+        compacted=True,
+        doc="review requests of guarded calls that fell back to a human (JSON, key: "
+        "review_id; the newest record says pending or answered), from watchkeeper.continuity.",
+    ),
 )
 
 

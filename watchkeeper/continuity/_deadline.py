@@ -60,9 +60,7 @@ class DeadlinePool:
         self._threads: list[threading.Thread] = []
         self._start_lock = threading.Lock()
 
-    def run(
-        self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float
-    ) -> Any:
+    def run(self, fn: Any, args: tuple[Any, ...], kwargs: dict[str, Any], timeout_s: float) -> Any:
         if not self._threads:
             self._start()
         job = _Job(fn, args, kwargs)

@@ -73,10 +73,14 @@ class _Collector:
         yield calls
         families = {
             "hits": CounterMetricFamily(
-                "wk_sdk_cache_hits", "Result cache lookups that found a fresh entry.", labels=["cache"]
+                "wk_sdk_cache_hits",
+                "Result cache lookups that found a fresh entry.",
+                labels=["cache"],
             ),
             "misses": CounterMetricFamily(
-                "wk_sdk_cache_misses", "Result cache lookups that found nothing fresh.", labels=["cache"]
+                "wk_sdk_cache_misses",
+                "Result cache lookups that found nothing fresh.",
+                labels=["cache"],
             ),
             "unkeyable": CounterMetricFamily(
                 "wk_sdk_cache_unkeyable",

@@ -132,8 +132,8 @@ class Breaker:
 
     __slots__ = (
         "_lock",
-        "_probes_out",
         "_probes_ok",
+        "_probes_out",
         "_window",
         "clock",
         "cooldown_s",

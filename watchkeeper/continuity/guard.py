@@ -68,11 +68,11 @@ class _Core:
         "cache_first",
         "chain",
         "clock",
+        "counts",
         "deadline_s",
         "describe",
         "emitter",
         "human",
-        "counts",
         "model",
         "primary",
         "version",
@@ -333,9 +333,7 @@ class AsyncGuard(_Core):
                             if inspect.isawaitable(value):
                                 value = await value
                     except TimeoutError as exc:
-                        raise DeadlineExceeded(
-                            f"no answer within {self.deadline_s:g} s"
-                        ) from exc
+                        raise DeadlineExceeded(f"no answer within {self.deadline_s:g} s") from exc
             except Exception as exc:
                 t1 = clock()
                 breaker.record(False, t1 - t0, t1)
@@ -350,5 +348,3 @@ class AsyncGuard(_Core):
         if ok:
             return self._answered(FALLBACK, value, t0, ckey, errors)
         return self._tail(features, ckey, errors, t0)
-
-
