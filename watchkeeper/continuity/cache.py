@@ -78,7 +78,7 @@ class ResultCache:
         entry = data.get(key)
         if entry is not None:
             if entry[0] > self.clock():
-                try:
+                try:  # noqa: SIM105 (contextlib.suppress costs more on the hit path)
                     data.move_to_end(key)
                 except KeyError:  # evicted by another thread since: still a valid answer
                     pass

@@ -2,15 +2,13 @@
 models, then a cached result, then a human — and the error when none of them can.
 
 >>> def simple(features):
-...     raise ValueError("no rules for this country")
+...     raise ValueError("no rule")
 >>> chain = FallbackChain([simple])
->>> errors = [Step("primary", TimeoutError("deadline 0.05 s"))]
+>>> errors = [Step("primary", TimeoutError("0.05 s"))]
 >>> chain.run_models((({"country": "XX"},), {}), errors)
 (False, None, None)
->>> raise AllFallbacksFailed("fraud", errors)
-Traceback (most recent call last):
-...
-watchkeeper.continuity.fallback.AllFallbacksFailed: fraud: every step failed: primary: TimeoutError: deadline 0.05 s; simple: ValueError: no rules for this country
+>>> print(AllFallbacksFailed("fraud", errors))
+fraud: every step failed: primary: TimeoutError: 0.05 s; simple: ValueError: no rule
 """
 
 from __future__ import annotations
