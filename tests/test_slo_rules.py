@@ -26,7 +26,9 @@ def test_the_shipped_rule_file_is_valid() -> None:
         "LowAvailability": "threshold",
         "LatencyDegraded": "baseline",
         "ErrorBudgetBurn": "burn_rate",
+        "ModelDegraded": "threshold",
     }
+    assert {r.alert: r for r in rules.rules}["ModelDegraded"].for_windows == 12  # 2m of 10 s
     assert rules.horizon_ms(10_000) == 6 * 3_600_000
 
 

@@ -37,6 +37,7 @@ FIGURES = (
     "cpu_utilization",
     "memory_utilization",
     "gpu_utilization",
+    "degraded_fraction",
 )
 
 
@@ -48,6 +49,7 @@ class Aggregate:
         "count",
         "cpu_n",
         "cpu_sum",
+        "degraded",
         "errors",
         "gpu_n",
         "gpu_sum",
@@ -64,6 +66,7 @@ class Aggregate:
         self.thresholds = slow_thresholds
         self.count = 0
         self.errors = 0
+        self.degraded = 0  # answered by a fallback or from a cache (watchkeeper.continuity)
         self.slow = [0] * len(slow_thresholds)  # events slower than each threshold
         self.sketch = DDSketch()  # also holds the exact sum and maximum of the latencies
         self.cost = 0.0
@@ -73,11 +76,19 @@ class Aggregate:
         self.cpu_n = self.mem_n = self.gpu_n = 0
 
     def add_prediction(
-        self, latency_ms: float, ok: bool, cost: float | None, tokens_in: int, tokens_out: int
+        self,
+        latency_ms: float,
+        ok: bool,
+        cost: float | None,
+        tokens_in: int,
+        tokens_out: int,
+        degraded: bool = False,
     ) -> None:
         self.count += 1
         if not ok:
             self.errors += 1
+        if degraded:
+            self.degraded += 1
         self.sketch.add(latency_ms)
         thresholds = self.thresholds
         for i in range(len(thresholds)):
@@ -104,6 +115,7 @@ class Aggregate:
     _SUMS = (
         "count",
         "errors",
+        "degraded",
         "cost",
         "tokens_in",
         "tokens_out",
@@ -160,6 +172,7 @@ class Aggregate:
             "cpu_utilization": self.cpu_sum / self.cpu_n if self.cpu_n else None,
             "memory_utilization": self.mem_sum / self.mem_n if self.mem_n else None,
             "gpu_utilization": self.gpu_sum / self.gpu_n if self.gpu_n else None,
+            "degraded_fraction": self.degraded / count if count else 0.0,
         }
         for name, q in (
             ("latency_p50_ms", 0.5),
@@ -188,7 +201,8 @@ class Aggregate:
     def from_dict(cls, data: dict[str, Any], thresholds: tuple[float, ...]) -> Aggregate:
         agg = cls(thresholds)
         for name in cls._SUMS:
-            setattr(agg, name, data[name])
+            # A sum added since the state was written (degraded) starts at zero.
+            setattr(agg, name, data.get(name, 0))
         # Rules may have changed between runs: counts follow their threshold, new ones start
         # at zero.
         previous = dict(zip(data.get("thr", []), data.get("slow", []), strict=False))

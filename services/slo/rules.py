@@ -3,7 +3,8 @@
 Three kinds, all evaluated per series (model x version x variant x region):
 
 ``threshold``  ``expr: latency_p99_ms > 300`` on a view (the window, or a rolling 1m/5m
-               ...), breached for ``for`` consecutive windows;
+               ...), breached for ``for`` consecutive windows (or ``for: 2m``: that long,
+               rounded up to whole windows);
 ``baseline``   ``expr: latency_p95_ms > 1.5 * baseline(1h)``: the figure against the same
                figure over the series' own trailing period;
 ``burn_rate``  multi-window SLO burn rate, as in the Google SRE workbook: the error budget
@@ -181,6 +182,22 @@ def _parse_rule(doc: Any, defaults: Mapping, window_ms: int, slow: list[float]) 
         )
     merged = {**defaults, **doc}
 
+    def windows_for() -> int:
+        # ``for: 3`` counts windows; ``for: 2m`` is a time (ModelDegraded's degraded_for):
+        # breached for at least that long, rounded up to whole windows.
+        value = merged.get("for", 1)
+        if isinstance(value, str):
+            try:
+                span_ms = duration_ms(value)
+            except ValueError:
+                span_ms = 0
+            if span_ms <= 0:
+                raise (doc if "for" in doc else defaults).error(
+                    "for", f"for must be a whole number >= 1 or a duration (2m), got {value!r}"
+                )
+            return max(1, -(-span_ms // window_ms))
+        return whole("for", 1, 1)
+
     def whole(key: str, default: int, low: int) -> int:
         value = merged.get(key, default)
         if not isinstance(value, int) or isinstance(value, bool) or value < low:
@@ -250,7 +267,7 @@ def _parse_rule(doc: Any, defaults: Mapping, window_ms: int, slow: list[float]) 
             threshold=number(value),
             view_ms=view_ms,
             baseline_ms=baseline_ms,
-            for_windows=whole("for", 1, 1),
+            for_windows=windows_for(),
             **common,
         )
     return Rule(
@@ -259,7 +276,7 @@ def _parse_rule(doc: Any, defaults: Mapping, window_ms: int, slow: list[float]) 
         op=op,
         threshold=number(value),
         view_ms=view_ms,
-        for_windows=whole("for", 1, 1),
+        for_windows=windows_for(),
         **common,
     )
 

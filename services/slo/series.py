@@ -67,9 +67,10 @@ class SeriesState:
         cost: float | None,
         tokens_in: int,
         tokens_out: int,
+        degraded: bool = False,
     ) -> None:
         start = event_ms - event_ms % self.window_ms
-        self.window(start).add_prediction(latency_ms, ok, cost, tokens_in, tokens_out)
+        self.window(start).add_prediction(latency_ms, ok, cost, tokens_in, tokens_out, degraded)
 
     def current(self) -> tuple[int, Aggregate] | None:
         """The newest open window, the one early evaluation looks at."""

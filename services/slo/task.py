@@ -171,6 +171,7 @@ class SloTask:
                 record["cost_usd"],
                 llm["tokens_in"] if llm else 0,
                 llm["tokens_out"] if llm else 0,
+                bool(record.get("fallback_used") or record.get("cache_hit")),
             )
         else:
             start = event_ms - event_ms % self.window_ms
