@@ -1,7 +1,7 @@
 """A result cache: time to live plus least-recently-used eviction, with hit/miss counters.
 
-Keys are the caller's (strings) or the 16-byte digest of the features (bytes, see
-:func:`feature_key`).
+Keys are the caller's (strings) or the canonical bytes of the features (see
+:func:`watchkeeper.continuity.feature_key`): exact, so two inputs never share an entry.
 
 >>> now = [0.0]
 >>> cache = ResultCache(maxsize=2, ttl_s=60, name="doc", clock=lambda: now[0])
@@ -18,7 +18,6 @@ Keys are the caller's (strings) or the 16-byte digest of the features (bytes, se
 
 from __future__ import annotations
 
-import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -35,15 +34,14 @@ _MISS = (False, None)
 class ResultCache:
     """At most ``maxsize`` entries, each fresh for ``ttl_s`` seconds after it was put.
 
-    Thread-safe: reads take no lock (single dict operations are atomic under the GIL; an
-    entry evicted meanwhile is a miss), writes take one.
+    Thread-safe without a lock: single OrderedDict operations are atomic under the GIL
+    (an entry evicted by another thread meanwhile is a miss).
     ``name`` labels the ``wk_sdk_cache_*`` metrics.
     """
 
     __slots__ = (
         "__weakref__",
         "_data",
-        "_lock",
         "clock",
         "evictions",
         "hits",
@@ -66,7 +64,6 @@ class ResultCache:
             raise ValueError(f"maxsize must be >= 1 and ttl_s > 0, got {maxsize}, {ttl_s}")
         self.maxsize, self.ttl_s, self.name, self.clock = maxsize, ttl_s, name, clock
         self._data: OrderedDict[str | bytes, tuple[float, Any]] = OrderedDict()
-        self._lock = threading.Lock()
         # Plain counters (read at scrape time); += on an int attribute is not split by a
         # thread switch in CPython 3.11, so they stay exact without a lock.
         self.hits = self.misses = self.unkeyable = self.evictions = 0
@@ -96,17 +93,20 @@ class ResultCache:
         return _MISS
 
     def put(self, key: str | bytes, value: Any) -> None:
+        # Each OrderedDict operation is atomic under the GIL; two threads putting at once
+        # may evict one entry too many, never corrupt the cache, so no lock.
         data = self._data
-        with self._lock:
-            data[key] = (self.clock() + self.ttl_s, value)
-            data.move_to_end(key)
-            if len(data) > self.maxsize:
+        data[key] = (self.clock() + self.ttl_s, value)
+        data.move_to_end(key)
+        if len(data) > self.maxsize:
+            try:
                 data.popitem(last=False)
-                self.evictions += 1
+            except KeyError:  # emptied by clear() meanwhile
+                return
+            self.evictions += 1
 
     def clear(self) -> None:
-        with self._lock:
-            self._data.clear()
+        self._data.clear()
 
     def __len__(self) -> int:
         return len(self._data)

@@ -35,7 +35,7 @@ from typing import Any
 from ..sdk._shared import Quiet
 from . import _metrics
 from ._deadline import DeadlineExceeded, DeadlinePool, default_pool
-from ._keys import Unkeyable, feature_digest
+from ._keys import Unkeyable, canonical, digest
 from .breaker import CLOSED, OPEN, STATE_VALUE, Breaker, BreakerOpen
 from .cache import ResultCache
 from .fallback import AllFallbacksFailed, FallbackChain, Step
@@ -130,11 +130,11 @@ class _Core:
     # -- pieces of a call -------------------------------------------------------------
 
     def _cache_key(self, features: Any, key: Any) -> str | bytes | None:
-        # The caller's key as text, or the features' digest as bytes: never equal.
+        # The caller's key as text, or the features' canonical bytes: never equal.
         if key is not None:
             return str(key)
         try:
-            return feature_digest(features)
+            return canonical(features)
         except Unkeyable:
             self.cache.unkeyable += 1  # type: ignore[union-attr]
             return None
@@ -221,7 +221,7 @@ class _Core:
                 status=status,
                 error_type=error_type,
                 event_id=value.event_id if isinstance(value, Pending) else None,
-                input_hash=ckey.hex() if isinstance(ckey, bytes) else ckey,
+                input_hash=digest(ckey) if isinstance(ckey, bytes) else ckey,
                 **fields,
             )
         except Exception as exc:
