@@ -24,6 +24,7 @@ The order of a guarded call:
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import logging
 import os
@@ -307,8 +308,6 @@ class AsyncGuard(_Core):
     async def _run(
         self, fn: Callable[..., Any], args: tuple, kwargs: dict, features: Any, key: Any
     ) -> Any:
-        import asyncio
-
         clock = self.clock
         t0 = clock()
         cache = self.cache
