@@ -136,3 +136,18 @@ def test_record_while_open_changes_nothing():
 def test_bad_settings_are_refused(kwargs):
     with pytest.raises(ValueError):
         Breaker(**kwargs)
+
+
+def test_probes_that_never_report_are_replaced_after_a_cooldown():
+    clock = Clock()
+    breaker = Breaker(window=2, min_calls=2, cooldown_s=10, half_open_calls=1, clock=clock)
+    breaker.record(False, 0.0)
+    breaker.record(False, 0.0)
+    clock.now = 10.0
+    assert breaker.allow()  # the probe hangs, never recorded
+    clock.now = 19.0
+    assert not breaker.allow()
+    clock.now = 20.0
+    assert breaker.allow()  # a fresh probe
+    breaker.record(True, 0.0)
+    assert breaker.state == "closed"

@@ -323,3 +323,25 @@ def test_async_deadline_error_type():
         return caught.value.steps[0].error
 
     assert isinstance(asyncio.run(main()), DeadlineExceeded)
+
+
+def test_a_cancelled_probe_still_reports_to_the_breaker():
+    clock = Clock()
+    breaker = Breaker(window=2, min_calls=2, cooldown_s=10, half_open_calls=1, clock=clock)
+    breaker.record(False, 0.0)
+    breaker.record(False, 0.0)
+    clock.now = 10.0
+
+    async def hangs(features):
+        await asyncio.sleep(30)
+
+    async def main():
+        guard = AsyncGuard(hangs, model="m-cancel", breaker=breaker, clock=clock)
+        task = asyncio.ensure_future(guard({"x": 1}))
+        await asyncio.sleep(0)  # the probe starts
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert breaker.state == "open" and breaker.opened == 2  # the probe counted as failed

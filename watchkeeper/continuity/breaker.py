@@ -6,7 +6,8 @@ time-based (the last ``window_s`` seconds); once the window holds ``min_calls`` 
 the failure rate reaches ``failure_rate`` or the share of calls slower than ``slow_call_s``
 reaches ``slow_call_rate``, the breaker opens. Open, it refuses every call for
 ``cooldown_s``; then it lets ``half_open_calls`` probes through: all of them fine closes it
-(with an empty window), one failed or slow probe opens it again for another cooldown.
+(with an empty window), one failed or slow probe opens it again for another cooldown
+(probes that never report back are replaced after a cooldown).
 
 Time comes from ``clock`` (seconds, ``time.perf_counter`` by default), so a test drives the
 state machine with a fake clock:
@@ -132,6 +133,7 @@ class Breaker:
 
     __slots__ = (
         "_lock",
+        "_probes_at",
         "_probes_ok",
         "_probes_out",
         "_window",
@@ -182,6 +184,7 @@ class Breaker:
         self.opened = 0  # times it opened
         self.opened_at = 0.0
         self._probes_out = self._probes_ok = 0
+        self._probes_at = 0.0
         # Transitions and the window's sums change together; uncontended it costs ~0.1 µs.
         self._lock = threading.Lock()
 
@@ -192,14 +195,18 @@ class Breaker:
         if self.state is CLOSED:
             return True
         with self._lock:
+            now = self.clock()
             if self.state is OPEN:
-                if self.clock() - self.opened_at < self.cooldown_s:
+                if now - self.opened_at < self.cooldown_s:
                     return False
-                self._set(HALF_OPEN)
-                self._probes_out = self._probes_ok = 0
+                self._half_open(now)
             if self.state is HALF_OPEN:
                 if self._probes_out >= self.half_open_calls:
-                    return False
+                    # Probes that never report (a call hung without a deadline) must not
+                    # hold it half-open for good: after another cooldown, new probes.
+                    if now - self._probes_at < max(self.cooldown_s, 1e-9):
+                        return False
+                    self._half_open(now)
                 self._probes_out += 1
             return True
 
@@ -251,6 +258,11 @@ class Breaker:
         return failures >= self.failure_rate * calls or (
             self.slow_call_s is not None and slow >= self.slow_call_rate * calls
         )
+
+    def _half_open(self, now: float) -> None:
+        self._set(HALF_OPEN)
+        self._probes_out = self._probes_ok = 0
+        self._probes_at = now
 
     def _open(self, now: float | None) -> None:
         self.opened_at = self.clock() if now is None else now

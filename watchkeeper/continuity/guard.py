@@ -279,6 +279,10 @@ class Guard(_Core):
                 t1 = clock()
                 breaker.record(False, t1 - t0, t1)
                 errors = [Step("primary", exc)]
+            except BaseException:  # KeyboardInterrupt: not ours to answer, but a probe ended
+                t1 = clock()
+                breaker.record(False, t1 - t0, t1)
+                raise
             else:
                 t1 = clock()
                 breaker.record(True, t1 - t0, t1)
@@ -337,6 +341,10 @@ class AsyncGuard(_Core):
                 t1 = clock()
                 breaker.record(False, t1 - t0, t1)
                 errors = [Step("primary", exc)]
+            except BaseException:  # cancelled: the caller's decision, but a probe ended
+                t1 = clock()
+                breaker.record(False, t1 - t0, t1)
+                raise
             else:
                 t1 = clock()
                 breaker.record(True, t1 - t0, t1)
