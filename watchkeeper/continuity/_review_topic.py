@@ -3,6 +3,8 @@ and reading every review's newest state (for the reviewer's command line)."""
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import json
 import logging
 from typing import Any
@@ -44,6 +46,8 @@ class ReviewTopic:
                 }
             )
         )
+        # Requests still queued at exit would be lost: a human would never be asked.
+        atexit.register(self._flush_at_exit)
 
     def publish(self, key: str, value: bytes) -> None:
         self._producer.produce(self.topic, value, key.encode())
@@ -52,6 +56,12 @@ class ReviewTopic:
     def flush(self, timeout: float = 10.0) -> int:
         """Wait for delivery; return how many records are still undelivered."""
         return self._producer.flush(timeout)
+
+    def _flush_at_exit(self) -> None:
+        with contextlib.suppress(Exception):
+            left = self.flush(5.0)
+            if left:
+                log.warning("%d review request(s) undelivered at exit", left)
 
     def _on_delivery(self, err: Any, msg: Any) -> None:
         if err is not None:
