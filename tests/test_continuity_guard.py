@@ -345,3 +345,14 @@ def test_a_cancelled_probe_still_reports_to_the_breaker():
 
     asyncio.run(main())
     assert breaker.state == "open" and breaker.opened == 2  # the probe counted as failed
+
+
+def test_self_referential_features_still_get_an_answer():
+    looped: list = []
+    looped.append(looped)
+    published, human = recorder()
+    cache = ResultCache(name="t-loop")
+    assert Guard(lambda f: "ok", model="m-loop", cache=cache)({"x": looped}) == "ok"
+    assert cache.unkeyable == 1
+    pending = Guard(broken, model="m-loop-2", cache=cache, human=human)({"x": looped})
+    assert isinstance(pending, Pending) and "[...]" in published[0][1]["features"]

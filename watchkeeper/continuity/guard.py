@@ -136,7 +136,7 @@ class _Core:
             return str(key)
         try:
             return canonical(features)
-        except Unkeyable:
+        except (Unkeyable, RecursionError):  # RecursionError: features that contain themselves
             self.cache.unkeyable += 1  # type: ignore[union-attr]
             return None
 
