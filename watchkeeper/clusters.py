@@ -16,6 +16,7 @@ watchkeeper.settings.ConfigError: WK_KAFKA_CLUSTERS: cluster 2 of 3 is empty
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass, field
 
@@ -150,7 +151,12 @@ class SwitchPolicy:
         return 0.0 if since is None else now - since
 
     def reachable(self, index: int) -> bool:
+        """Whether ``index`` answered its last probe."""
         return index in self._up_since
+
+    def unreachable(self, index: int) -> bool:
+        """Whether ``index`` failed its last probe."""
+        return index in self._down_since
 
     def decide(self, now: float) -> int | None:
         """The cluster to switch to now, or None to stay."""
@@ -173,3 +179,74 @@ class SwitchPolicy:
     def switched(self, index: int) -> None:
         """``index`` is active now; its reachability so far is what was observed."""
         self.active = index
+
+
+# -- which cluster the services are on: the marker topic ---------------------------------
+
+MARKER_TOPIC = "cluster-active"  # logical name (prefixed); compacted, one key
+MARKER_KEY = b"active"
+
+
+@dataclass(frozen=True)
+class Marker:
+    """ "The services run on cluster ``cluster`` since ``since_ms``", written there by ``by``.
+
+    >>> m = Marker(1, "b:9092", 1700000000000, "slo@host")
+    >>> Marker.from_json(m.to_json()) == m
+    True
+    >>> Marker.from_json(b'{"cluster": "x"}')
+    Traceback (most recent call last):
+    ...
+    ValueError: a cluster marker needs cluster (int), bootstrap (str), since_ms (int), by (str)
+    """
+
+    cluster: int
+    bootstrap: str
+    since_ms: int
+    by: str
+
+    def to_json(self) -> bytes:
+        body = {"cluster": self.cluster, "bootstrap": self.bootstrap}
+        return json.dumps({**body, "since_ms": self.since_ms, "by": self.by}).encode()
+
+    @classmethod
+    def from_json(cls, value: bytes | None) -> Marker:
+        try:
+            body = json.loads(value or b"")
+        except (ValueError, UnicodeDecodeError):
+            raise ValueError("a cluster marker must be a JSON object") from None
+        types = {"cluster": int, "bootstrap": str, "since_ms": int, "by": str}
+        if not isinstance(body, dict) or not all(
+            isinstance(body.get(k), t) and not isinstance(body.get(k), bool)
+            for k, t in types.items()
+        ):
+            raise ValueError(
+                "a cluster marker needs cluster (int), bootstrap (str), since_ms (int), by (str)"
+            )
+        return cls(body["cluster"], body["bootstrap"], body["since_ms"], body["by"])
+
+
+def choose(bootstraps: tuple[str, ...], found: dict[int, list[Marker] | None]) -> int:
+    """The cluster a starting service joins: ``found`` maps each cluster to the markers
+    read from it (None: unreachable). The newest marker, read on any reachable cluster,
+    that names a reachable cluster of this list (index and bootstrap agree) wins; with none,
+    the first reachable cluster; with no cluster reachable, the primary.
+
+    >>> b = ("a:1", "b:2")
+    >>> choose(b, {0: [], 1: [Marker(1, "b:2", 5, "slo")]})  # a is back; b has the marker
+    1
+    >>> choose(b, {0: [Marker(0, "a:1", 9, "op")], 1: [Marker(1, "b:2", 5, "slo")]})
+    0
+    >>> choose(b, {0: None, 1: []}), choose(b, {0: None, 1: None})
+    (1, 0)
+    """
+    reachable = [i for i in range(len(bootstraps)) if found.get(i) is not None]
+    valid = [
+        m
+        for i in reachable
+        for m in found[i] or ()
+        if m.cluster in reachable and bootstraps[m.cluster] == m.bootstrap
+    ]
+    if valid:
+        return max(valid, key=lambda m: m.since_ms).cluster
+    return reachable[0] if reachable else 0

@@ -135,25 +135,27 @@ class Failover:
         now = self._clock()
         down = self.policy.down_for(source, now)
         emitter._hold = True  # new events wait in the backlog until the returned ones went
+        returned: list[Item] = []
         try:
             if target == 0 and down == 0:  # failing back from a healthy secondary
                 old.flush(FAILBACK_FLUSH_S)
             self._collecting = source
             emitter._producer = new
+            self.policy.switched(target)
+            self.last_switch_s = self._clock()
             # A caller that read the old producer just before the swap may still add one
             # event to it: the second purge takes that one too.
             for _ in range(2):
                 purge(old, SETTLE_S)
+        finally:
             self._collecting = None
             returned, self._returned = self._returned, []
             self.reclaimed += len(returned)
-            emitter._backlog.requeue(returned, new)
-            self.policy.switched(target)
-            self.switches += 1
-            self.last_switch_s = self._clock()
-        finally:
-            self._collecting = None
-            emitter._hold = False
+            try:
+                emitter._backlog.requeue(returned, emitter._try_produce)
+            finally:
+                emitter._hold = False
+        self.switches += 1
         client = emitter.client_id
         _metrics.ACTIVE_CLUSTER.labels(client).set(target)
         _metrics.FAILOVERS.labels(client, str(target)).inc()

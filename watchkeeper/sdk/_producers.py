@@ -19,7 +19,7 @@ from typing import Any
 from confluent_kafka import Producer
 
 from ..clusters import CLUSTERS_VAR, Clusters, parse_clusters
-from ..settings import KafkaSettings
+from ..settings import ConfigError, KafkaSettings
 from ._shared import librdkafka_log
 
 
@@ -35,7 +35,11 @@ def resolve_clusters(
     env = Clusters.from_env(None if settings is None else settings.bootstrap_servers)
     settings = settings or KafkaSettings.from_env()
     if clusters is not None:
-        bootstraps = parse_clusters(";".join(clusters), "clusters")
+        listed = list(clusters)
+        for i, item in enumerate(listed, 1):
+            if ";" in item or not item.strip():
+                raise ConfigError(f"clusters: cluster {i} of {len(listed)} is empty or has a ;")
+        bootstraps = parse_clusters(";".join(listed), "clusters")
     elif CLUSTERS_VAR in os.environ and settings.bootstrap_servers not in env.bootstraps:
         bootstraps = (settings.bootstrap_servers,)
     else:
