@@ -15,7 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import KafkaException, Producer
 
 from watchkeeper import topic_admin
 from watchkeeper.codec import Codec
@@ -72,8 +72,20 @@ def clusters(tmp_path_factory) -> Iterator[Pair]:
         pair.b.down()
 
 
+def settled_read(settings: KafkaSettings, topic: str) -> list:
+    """read_to_end, once a restarted broker leads its partitions again."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            return read_to_end(settings, topic)
+        except KafkaException:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
 def event_ids(settings: KafkaSettings, topic: str) -> list[str]:
-    return [CODEC.decode(m.value()).record["event_id"] for m in read_to_end(settings, topic)]
+    return [CODEC.decode(m.value()).record["event_id"] for m in settled_read(settings, topic)]
 
 
 def emit(sdk: Emitter, ids: list[str], n: int, costs: list[float] | None = None) -> None:
@@ -246,7 +258,7 @@ def test_a_service_moves_to_b_marks_it_and_stays(clusters: Pair, tmp_path) -> No
         assert raw.flush(10) == 0
         wait_for(lambda: processed(service, prefix) == 7, what="7 on b")
         # An output record on b: the bad message's dead letter.
-        dead = wait_for(lambda: read_to_end(on_b, prefix + "dlq"), what="a dead letter on b")
+        dead = wait_for(lambda: settled_read(on_b, prefix + "dlq"), what="a dead letter on b")
         assert [m.value() for m in dead] == [b"not an event"]
         assert service.stop() == 0
 
@@ -275,3 +287,22 @@ def test_parallel_probe_of_a_dead_cluster_returns_none(clusters: Pair) -> None:
             pool.map(lambda s: read_markers(s, prefix), [clusters.settings(clusters.a), dead])
         )
     assert found == [[], None]
+
+
+def test_failover_cli_promotes_and_reports(clusters: Pair, monkeypatch, capsys) -> None:
+    from watchkeeper.cli import main
+
+    clusters.up()
+    prefix = clusters.prefix()
+    monkeypatch.setenv("WK_KAFKA_CLUSTERS", f"{clusters.a.bootstrap};{clusters.b.bootstrap}")
+    monkeypatch.setenv("WK_TOPIC_PREFIX", prefix)
+    assert main(["failover", "status"]) == 0
+    assert "joins cluster 0" in capsys.readouterr().out
+    assert main(["failover", "promote", clusters.b.bootstrap]) == 0
+    assert main(["failover", "status"]) == 0
+    out = capsys.readouterr().out
+    assert "joins cluster 1" in out and "newest marker: cluster 1" in out
+    assert main(["failover", "promote", "0"]) == 0  # the operator's failback
+    assert "joins cluster 0" in (main(["failover", "status"]), capsys.readouterr().out)[1]
+    assert main(["failover", "promote", "7"]) == 2
+    assert "unknown cluster '7'" in capsys.readouterr().err

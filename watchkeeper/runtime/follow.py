@@ -86,11 +86,9 @@ def read_markers(settings: KafkaSettings, prefix: str) -> list[Marker] | None:
             return None
         if found is None or found.error is not None or not found.partitions:
             return []
-        ends = {}
-        for p in found.partitions:
-            high = consumer.get_watermark_offsets(TopicPartition(topic, p), READ_TIMEOUT_S)[1]
-            if high > 0:
-                ends[p] = high
+        ends = _ends(consumer, topic, list(found.partitions))
+        if ends is None:
+            return None  # it answers but cannot serve its markers: as good as unreachable
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
         markers: list[Marker] = []
         deadline = time.monotonic() + READ_TIMEOUT_S
@@ -113,6 +111,24 @@ def read_markers(settings: KafkaSettings, prefix: str) -> list[Marker] | None:
         return None
     finally:
         consumer.close()
+
+
+def _ends(consumer: Consumer, topic: str, partitions: list[int]) -> dict[int, int] | None:
+    """{partition: end offset} of those holding anything; retried while a broker that has
+    just started takes the lead of its partitions again (NOT_LEADER for a few seconds)."""
+    deadline = time.monotonic() + READ_TIMEOUT_S
+    while True:
+        try:
+            ends = {}
+            for p in partitions:
+                high = consumer.get_watermark_offsets(TopicPartition(topic, p), PROBE_TIMEOUT_S)
+                if high[1] > 0:
+                    ends[p] = high[1]
+            return ends
+        except KafkaException:
+            if time.monotonic() > deadline:
+                return None
+            time.sleep(0.2)
 
 
 def write_marker(settings: KafkaSettings, prefix: str, marker: Marker) -> bool:
