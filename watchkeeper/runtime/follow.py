@@ -28,7 +28,14 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 
-from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, Producer, TopicPartition
+from confluent_kafka import (
+    OFFSET_BEGINNING,
+    Consumer,
+    KafkaError,
+    KafkaException,
+    Producer,
+    TopicPartition,
+)
 from confluent_kafka.admin import AdminClient
 
 from .. import topic_admin
@@ -42,6 +49,7 @@ INDEX_VAR = "WK_CLUSTER_INDEX"  # set on the re-exec: the cluster is chosen alre
 PROBE_INTERVAL_S = 1.0
 PROBE_TIMEOUT_S = 1.0
 READ_TIMEOUT_S = 5.0
+UNKNOWN_TOPIC = KafkaError.UNKNOWN_TOPIC_OR_PART
 
 
 def on(settings: KafkaSettings, bootstrap: str) -> KafkaSettings:
@@ -79,20 +87,31 @@ def read_markers(settings: KafkaSettings, prefix: str) -> list[Marker] | None:
             }
         )
     )
+    where = {"cluster": settings.bootstrap_servers}
     try:
-        try:
-            found = consumer.list_topics(topic, timeout=PROBE_TIMEOUT_S * 2).topics.get(topic)
-        except KafkaException:
+        deadline = time.monotonic() + READ_TIMEOUT_S
+        while True:
+            try:
+                found = consumer.list_topics(topic, timeout=PROBE_TIMEOUT_S * 2).topics.get(topic)
+            except KafkaException as exc:
+                log.info("cluster %s unreachable: %s", settings.bootstrap_servers, exc, extra=where)
+                return None
+            if found is None or (found.error is not None and found.error.code() == UNKNOWN_TOPIC):
+                return []
+            if found.error is None or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)  # a leader being elected after a restart: ask again shortly
+        ends = _ends(consumer, topic, list(found.partitions)) if not found.error else None
+        if ends is None:  # it answers but cannot serve its markers: as good as unreachable
+            log.warning("cannot read the markers of %s", settings.bootstrap_servers, extra=where)
             return None
-        if found is None or found.error is not None or not found.partitions:
-            return []
-        ends = _ends(consumer, topic, list(found.partitions))
-        if ends is None:
-            return None  # it answers but cannot serve its markers: as good as unreachable
         consumer.assign([TopicPartition(topic, p, OFFSET_BEGINNING) for p in ends])
         markers: list[Marker] = []
         deadline = time.monotonic() + READ_TIMEOUT_S
-        while ends and time.monotonic() < deadline:
+        while ends:
+            if time.monotonic() > deadline:
+                log.warning("markers of %s not read to the end", settings.bootstrap_servers)
+                return None
             message = consumer.poll(0.2)
             if message is None:
                 continue
