@@ -183,8 +183,7 @@ class SwitchPolicy:
 
 # -- which cluster the services are on: the marker topic ---------------------------------
 
-MARKER_TOPIC = "cluster-active"  # logical name (prefixed); compacted, one key
-MARKER_KEY = b"active"
+MARKER_TOPIC = "cluster-active"  # logical name (prefixed); compacted
 
 
 @dataclass(frozen=True)
@@ -204,6 +203,12 @@ class Marker:
     bootstrap: str
     since_ms: int
     by: str
+
+    @property
+    def key(self) -> bytes:
+        """One key per cluster named: a marker copied over from another cluster (by a
+        replication that includes this topic) never compacts away this cluster's own."""
+        return f"cluster-{self.cluster}".encode()
 
     def to_json(self) -> bytes:
         body = {"cluster": self.cluster, "bootstrap": self.bootstrap}

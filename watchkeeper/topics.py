@@ -175,8 +175,8 @@ TOPICS: tuple[TopicSpec, ...] = (
         1,
         -1,
         compacted=True,
-        doc="Which cluster the services run on (JSON marker, one key): written on the cluster "
-        "they fail over to, read at start-up on every cluster (watchkeeper.clusters).",
+        doc="Which cluster the services run on (JSON markers keyed by cluster): written on "
+        "the cluster they fail over to, read at start-up on every one (watchkeeper.clusters).",
     ),
     # State logs, each written by one service only.
     TopicSpec(

@@ -39,7 +39,7 @@ from confluent_kafka import (
 from confluent_kafka.admin import AdminClient
 
 from .. import topic_admin
-from ..clusters import MARKER_KEY, MARKER_TOPIC, Clusters, Marker, SwitchPolicy, choose, configured
+from ..clusters import MARKER_TOPIC, Clusters, Marker, SwitchPolicy, choose, configured
 from ..settings import KafkaSettings, env_str, topic_prefix
 from ..topics import TOPICS
 
@@ -156,7 +156,7 @@ def write_marker(settings: KafkaSettings, prefix: str, marker: Marker) -> bool:
     try:
         topic_admin.apply(settings, [spec], prefix=prefix, timeout=10.0)
         producer = Producer(settings.confluent(**{"acks": "all", "enable.idempotence": True}))
-        producer.produce(prefix + MARKER_TOPIC, marker.to_json(), MARKER_KEY)
+        producer.produce(prefix + MARKER_TOPIC, marker.to_json(), marker.key)
         return producer.flush(10.0) == 0
     except KafkaException as exc:
         log.error("could not write the cluster marker: %s", exc, extra={"to": marker.bootstrap})
