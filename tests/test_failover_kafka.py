@@ -120,6 +120,7 @@ def test_sdk_fails_over_to_b_and_back_losing_nothing(clusters: Pair) -> None:
         failback_after_s=4.0,
     )
     ids: list[str] = []
+    sdk.assign("fraud", "user-1", default_version="1")  # starts the routing reader
     emit(sdk, ids, 2000)
     assert sdk.flush(30) == 0 and sdk.active_cluster == a
     emit(sdk, ids, 500)  # mid-stream: some of these are in flight when a dies
@@ -128,6 +129,9 @@ def test_sdk_fails_over_to_b_and_back_losing_nothing(clusters: Pair) -> None:
     assert sdk.failover is not None
     emit_until(sdk, ids, lambda: sdk.failover.switches == 1, "the switch to b")
     assert sdk.active_cluster == b
+    # assign()'s routing reader follows the switch (it restarts there, splits kept).
+    wait_for(lambda: sdk._routing._settings.bootstrap_servers == b, what="routing on b")
+    wait_for(lambda: sdk._routing._thread is not None, what="routing reader running on b")
     switch_s = sdk.failover.last_switch_s - killed_at
     emit(sdk, ids, 1000)
     assert sdk.flush(30) == 0

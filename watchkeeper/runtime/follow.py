@@ -40,7 +40,7 @@ from confluent_kafka.admin import AdminClient
 
 from .. import topic_admin
 from ..clusters import MARKER_TOPIC, Clusters, Marker, SwitchPolicy, choose, configured
-from ..settings import KafkaSettings, env_str, topic_prefix
+from ..settings import ConfigError, KafkaSettings, env_str, topic_prefix
 from ..topics import TOPICS
 
 log = logging.getLogger("watchkeeper.failover")
@@ -172,8 +172,6 @@ def at_start(name: str) -> tuple[Clusters, int] | None:
     settings = KafkaSettings.from_env()
     chosen = env_str(INDEX_VAR)
     if chosen is not None:
-        from ..settings import ConfigError
-
         if not chosen.isdigit() or int(chosen) >= len(clusters.bootstraps):
             raise ConfigError(f"{INDEX_VAR} must be a cluster index, got {chosen!r}")
         index = int(chosen)
