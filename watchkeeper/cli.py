@@ -10,6 +10,8 @@ watchkeeper rollout start|get|list|verdict|pause|resume|abort|rollback|switch|ro
 watchkeeper retrain trigger|runs|show|approve|reject|cancel ...
 watchkeeper gate validate|staging|rollout|watch ...
 watchkeeper review list|answer REVIEW_ID --label L
+
+watchkeeper failover status|promote CLUSTER
 """
 
 from __future__ import annotations
@@ -141,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .continuity import review_cli
 
     review_cli.add_arguments(sub.add_parser("review", help="human review of guarded calls"))
+
+    from . import failover_cli
+
+    failover_cli.add_arguments(sub)  # watchkeeper failover status|promote CLUSTER
     return parser
 
 

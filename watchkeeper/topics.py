@@ -170,6 +170,14 @@ TOPICS: tuple[TopicSpec, ...] = (
         schema="QuotaState",
         doc="Budget hard caps for inference gateways: EXCEEDED or OK per budget instance.",
     ),
+    TopicSpec(
+        "cluster-active",
+        1,
+        -1,
+        compacted=True,
+        doc="Which cluster the services run on (JSON markers keyed by cluster): written on "
+        "the cluster they fail over to, read at start-up on every one (watchkeeper.clusters).",
+    ),
     # State logs, each written by one service only.
     TopicSpec(
         "slo-state",

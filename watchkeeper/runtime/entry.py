@@ -22,7 +22,7 @@ from importlib import metadata
 from ..kit.spec import ServiceSpec, Setting
 from ..settings import ConfigError, env_str
 from ..yamlconf import ConfigFileError
-from . import logs
+from . import follow, logs
 
 EXIT_CONFIG = 2
 # What `watchkeeper[services]` adds to the SDK's install (pyproject.toml).
@@ -50,6 +50,8 @@ COMMON = (
     Setting("WK_INSTANCE_ID", "the host name", "stable id: transactions, static membership"),
     Setting("WK_LOG_LEVEL", "INFO", "JSON logs on stderr"),
     Setting("WK_ENGINE", "the spec's", "batch or faust: the same tasks on the other engine"),
+    Setting("WK_KAFKA_CLUSTERS", "KAFKA_BOOTSTRAP_SERVERS", "clusters to fail over to, `;`"),
+    Setting("WK_FAILOVER_AFTER_S", "10", "unreachable this long: move to the next cluster"),
 )
 
 
@@ -175,6 +177,8 @@ def run(spec: ServiceSpec) -> int:
 def _run(spec: ServiceSpec) -> int:
     try:
         engine = engine_of(spec)
+        # Several clusters: join the one the services run on, before reading the settings.
+        follower = follow.follower(spec.name)
     except ConfigError as exc:
         return config_error(spec, exc)
     config = load_config(spec)
@@ -182,6 +186,8 @@ def _run(spec: ServiceSpec) -> int:
         return EXIT_CONFIG
     if engine == "own":
         assert spec.serve is not None
+        if follower is not None:
+            follower.start()
         return spec.serve(config)
     from ..codec import Codec
 
@@ -192,6 +198,8 @@ def _run(spec: ServiceSpec) -> int:
     except (ConfigFileError, ConfigError) as exc:
         return config_error(spec, exc)
     settings = config.service
+    if follower is not None:  # a Beside: started with the others, and in /healthz
+        parts.beside = [*parts.beside, follower]
     if engine == "faust":
         from .service import TaskService
 

@@ -71,3 +71,19 @@ class Backlog:
             count = len(self._items)
             self._items.clear()
         return count
+
+    def requeue(self, items: list[Item], produce: Callable[[Item], bool]) -> None:
+        """Events taken back from a producer: handed to ``produce`` first, in order; those
+        it refuses go to the front of the backlog (which may then exceed its size until
+        it drains: nothing that was held is dropped for it).
+
+        >>> b = Backlog(2, print); b.push(("t", b"k", b"3"))
+        >>> b.requeue([("t", b"k", b"1"), ("t", b"k", b"2")], lambda item: item[2] == b"1")
+        >>> [item[2] for item in b._items]
+        [b'2', b'3']
+        """
+        with self.lock:
+            for i, item in enumerate(items):
+                if not produce(item):
+                    self._items.extendleft(reversed(items[i:]))
+                    return

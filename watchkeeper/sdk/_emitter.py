@@ -8,7 +8,8 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from functools import partial
 from itertools import count
 from typing import Any
 
@@ -18,10 +19,12 @@ from ..codec import Codec
 from ..settings import KafkaSettings, topic_prefix
 from . import _metrics
 from ._buffer import Backlog, Item, split_capacity
+from ._failover import Failover
+from ._producers import new_producer, on_cluster, purge, resolve_clusters
 from ._rollout_calls import RolloutCalls
 from ._routing import RoutingReader
 from ._shadow import Shadow
-from ._shared import default_codec, librdkafka_log
+from ._shared import default_codec
 from ._timer import PredictionCall
 from ._variant import Assignment, resolve
 
@@ -47,6 +50,8 @@ class Emitter(RolloutCalls):
     ``producer_config`` entries are passed to librdkafka last, so they win; cluster and
     SASL/SSL settings come from ``settings`` (by default ``KAFKA_*`` in the environment).
     ``routing_config`` does the same for the consumer of the routing topic (``assign``).
+    ``clusters`` (the primary first; default ``WK_KAFKA_CLUSTERS``) turns on failover
+    after ``failover_after_s`` and failback after ``failback_after_s`` (``_failover.py``).
     """
 
     def __init__(
@@ -60,11 +65,19 @@ class Emitter(RolloutCalls):
         close_timeout_s: float = 5.0,
         producer_config: Mapping[str, Any] | None = None,
         routing_config: Mapping[str, Any] | None = None,
+        clusters: Sequence[str] | None = None,
+        failover_after_s: float | None = None,
+        failback_after_s: float | None = None,
     ) -> None:
-        settings = settings or KafkaSettings.from_env()
+        settings, self._clusters = resolve_clusters(
+            settings, clusters, failover_after_s, failback_after_s
+        )
+        self._settings = settings
         prefix = topic_prefix() if prefix is None else prefix
         # Opens no consumer until the first assign (an emitter that never assigns never reads).
-        self._routing = RoutingReader(settings, prefix + "routing", client_id, routing_config)
+        self._routing = RoutingReader(
+            self._settings_for(0), prefix + "routing", client_id, routing_config
+        )
         self._shadows: list[Shadow] = []
         self._topics = {name: prefix + name for name in ("predictions", "feedback", "telemetry")}
         self._codec = codec or default_codec()
@@ -78,27 +91,12 @@ class Emitter(RolloutCalls):
         self._emitted = 0
         self._last_error_log: dict[str, float] = {}
         self._backlog = Backlog(backlog, lambda n: self._count_drop("buffer_full", n))
-        config = settings.confluent(
-            **{
-                "client.id": client_id,
-                # librdkafka defaults to idempotence off; monitoring events must not duplicate
-                # on a retried batch any more than they may be lost.
-                "enable.idempotence": True,
-                "acks": "all",
-                "linger.ms": 20,
-                "batch.num.messages": 10_000,
-                "compression.type": "lz4",
-                "queue.buffering.max.messages": window,
-                "message.timeout.ms": 120_000,
-                # Only failures call back into Python: successes cost nothing per event.
-                "delivery.report.only.error": True,
-                "on_delivery": self._on_delivery,
-                "error_cb": self._on_error,
-                "logger": librdkafka_log,
-            }
-        )
-        config.update(producer_config or {})
-        self._producer = Producer(config)
+        self._hold = False  # set by a switch of cluster: events wait in the backlog
+        self._producers = [
+            self._new_producer(i, producer_config) for i in range(len(self._clusters.bootstraps))
+        ]
+        self._producer = self._producers[0]
+        self._failover = Failover.of(self, self._clusters, self._producers)
         self._ids = count()
         self._id_prefix = os.urandom(8).hex() + "-"
         self._emitted_metric = {
@@ -109,7 +107,16 @@ class Emitter(RolloutCalls):
         self._stop = threading.Event()
         self._pump = threading.Thread(target=self._run_pump, name="wk-emitter", daemon=True)
         self._pump.start()
+        if self._failover is not None:
+            self._failover.start()
         atexit.register(self._close_at_exit)
+
+    def _settings_for(self, index: int) -> KafkaSettings:
+        return on_cluster(self._settings, self._clusters.bootstraps[index])
+
+    def _new_producer(self, i: int, extra: Mapping[str, Any] | None) -> Producer:
+        callbacks = partial(self._on_delivery, i), partial(self._on_error, i)
+        return new_producer(self._settings_for(i), self.client_id, self._window, *callbacks, extra)
 
     # -- public API -------------------------------------------------------------------
 
@@ -260,6 +267,16 @@ class Emitter(RolloutCalls):
             return dict(self._drops)
 
     @property
+    def active_cluster(self) -> str:
+        """The bootstrap string of the cluster events go to now."""
+        return self._clusters.bootstraps[self._producers.index(self._producer)]
+
+    @property
+    def failover(self) -> Failover | None:
+        """The failover state (switches, reclaimed, maybe_duplicated), None with one cluster."""
+        return self._failover
+
+    @property
     def emitted(self) -> int:
         return self._emitted
 
@@ -276,7 +293,8 @@ class Emitter(RolloutCalls):
         """Wait up to ``timeout`` s for everything held to be delivered; return what is left."""
         deadline = time.monotonic() + timeout
         while True:
-            self._backlog.drain(self._try_produce)
+            if not self._hold:
+                self._backlog.drain(self._try_produce)
             left = time.monotonic() - deadline
             remaining = self._producer.flush(max(0.0, min(0.1, -left)))
             if (remaining == 0 and len(self._backlog) == 0) or left >= 0:
@@ -295,16 +313,16 @@ class Emitter(RolloutCalls):
         for shadow in self._shadows:
             shadow.close(max(0.0, deadline - time.monotonic()))
         self._routing.stop()
+        if self._failover is not None:
+            self._failover.stop()  # no switch under a closing emitter
         left = self.flush(max(0.0, deadline - time.monotonic()))
         self._stop.set()
         self._pump.join(timeout=1.0)
-        if left:
-            # Purged messages come back through on_delivery as _PURGE_* failures.
-            self._producer.purge(in_queue=True, in_flight=True, blocking=False)
-            settle = time.monotonic() + 1.0
-            while len(self._producer) and time.monotonic() < settle:
-                self._producer.poll(0.01)
-            self._count_drop("closed", self._backlog.clear())
+        # Purged messages come back through on_delivery as _PURGE_* failures: counted.
+        for producer in self._producers:
+            if left or producer is not self._producer:
+                purge(producer, settle_s=1.0)
+        self._count_drop("closed", self._backlog.clear())
         self._closed = True
         atexit.unregister(self._close_at_exit)
         _metrics.BUFFERED.remove(self.client_id)
@@ -337,7 +355,7 @@ class Emitter(RolloutCalls):
             self._count_drop("closed", 1)
             return
         # Straight to librdkafka unless older events wait in the backlog (order matters).
-        if len(self._backlog) == 0 and self._try_produce(item):
+        if len(self._backlog) == 0 and not self._hold and self._try_produce(item):
             return
         self._backlog.push(item)
 
@@ -354,23 +372,29 @@ class Emitter(RolloutCalls):
         while not self._stop.is_set():
             try:
                 self._producer.poll(0.05)
-                if len(self._backlog):
+                if len(self._backlog) and not self._hold:
                     self._backlog.drain(self._try_produce)
             except Exception:
                 log.exception("emitter pump error")
                 time.sleep(0.05)
 
-    def _on_delivery(self, err: KafkaError | None, msg: Any) -> None:
+    def _on_delivery(self, index: int, err: KafkaError | None, msg: Any) -> None:
         if err is not None:
+            if self._failover is not None and self._failover.reclaim(index, err, msg):
+                return  # taken back from a cluster being left: sent again on the next
             self._count_drop(err.name() or "delivery_failed", 1)
 
-    def _on_error(self, err: KafkaError) -> None:
+    def _on_error(self, index: int, err: KafkaError) -> None:
         # Unreachable brokers land here, again at every reconnect attempt: the buffer
         # absorbs it, and one log line per kind of error a minute says so.
+        if self._failover is not None and err.code() == KafkaError._ALL_BROKERS_DOWN:
+            self._failover.all_brokers_down(index)
         now = time.monotonic()
-        if now - self._last_error_log.get(err.name(), -60.0) >= 60.0:
-            self._last_error_log[err.name()] = now
-            log.warning("kafka client error: %s", err.str(), extra={"code": err.name()})
+        key = f"{index}:{err.name()}"
+        if now - self._last_error_log.get(key, -60.0) >= 60.0:
+            self._last_error_log[key] = now
+            extra = {"code": err.name(), "cluster": self._clusters.bootstraps[index]}
+            log.warning("kafka client error: %s", err.str(), extra=extra)
 
     def _count_drop(self, reason: str, n: int) -> None:
         if n <= 0:

@@ -15,6 +15,16 @@ DROPPED = Counter(
 BUFFERED = Gauge(
     "wk_sdk_buffered_events", "Events held by an Emitter, not yet acknowledged.", ["client_id"]
 )
+ACTIVE_CLUSTER = Gauge(
+    "wk_sdk_active_cluster",
+    "Index (in WK_KAFKA_CLUSTERS) of the cluster an Emitter produces to; 0 is the primary.",
+    ["client_id"],
+)
+FAILOVERS = Counter(
+    "wk_sdk_failovers_total",
+    "Switches of an Emitter to another cluster, by the index of the one it switched to.",
+    ["client_id", "to"],
+)
 
 # Routing: what the reader of the routing topic refused (the previous split stays).
 ROUTING_INVALID = Counter(

@@ -76,6 +76,7 @@ class RoutingReader:
         self._quiet = Quiet()
         self._invalid_metric = _metrics.ROUTING_INVALID.labels(client_id)
         self._stop = threading.Event()
+        self._closed = False
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
@@ -105,8 +106,27 @@ class RoutingReader:
         self.start()
         return self.ready.wait(timeout_s)
 
+    def follow(self, settings: KafkaSettings, timeout_s: float = 5.0) -> None:
+        """Read from another cluster from now on (the emitter switched): the thread, if
+        it runs, starts again there; the splits known so far stay in force meanwhile."""
+        with self._lock:
+            if self._closed:
+                return
+            thread, self._thread = self._thread, None
+            self._stop.set()
+        if thread is not None:
+            thread.join(timeout_s)
+        with self._lock:
+            self._settings = settings
+            if self._closed:
+                return
+            self._stop.clear()
+        if thread is not None:
+            self.start()
+
     def stop(self, timeout_s: float = 2.0) -> None:
         with self._lock:
+            self._closed = True
             self._stop.set()
             thread = self._thread
         if thread is not None:
