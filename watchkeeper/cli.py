@@ -9,6 +9,7 @@ watchkeeper lineage graph|upstream|downstream|impact NODE
 watchkeeper rollout start|get|list|verdict|pause|resume|abort|rollback|switch|routing ...
 watchkeeper retrain trigger|runs|show|approve|reject|cancel ...
 watchkeeper gate validate|staging|rollout|watch ...
+watchkeeper backup OUT.wkb | backup inspect IN.wkb | restore IN.wkb [--at T] [--force]
 """
 
 from __future__ import annotations
@@ -136,6 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     from .gates import cli as gate_cli
 
     gate_cli.add_gate(sub)
+
+    from .backup import cli as backup_cli
+
+    backup_cli.add_commands(sub)
     return parser
 
 

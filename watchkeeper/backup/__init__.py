@@ -1,0 +1,53 @@
+"""Backups of a watchkeeper installation and restores of them (``watchkeeper backup`` /
+``watchkeeper restore``): every state topic, the configuration files and, if asked, a
+time range of the data topics, in one zstd-compressed, checksummed, versioned archive.
+
+* :func:`create` ``(settings, path, *, prefix, data_since_ms=None, data_until_ms=None,
+  config_dir=None, progress=False) -> Manifest``
+* :func:`restore` ``(settings, path, *, prefix=None, at_ms=None, force=False,
+  progress=False, config_out=None) -> RestoreReport``
+* :func:`verify` ``(path) -> Manifest`` and :func:`read_manifest` ``(path) -> Manifest``
+* :class:`ArchiveError` (corrupt, truncated, a newer format), :class:`TargetNotEmpty`,
+  :class:`RestoreError`
+
+The archive format and its checks import no Kafka client (``container``, ``records``,
+``manifest``, ``verify``); ``creator`` and ``restorer`` (behind ``create`` and ``restore``) do.
+
+>>> from watchkeeper import backup
+>>> backup.FORMAT_VERSION
+'1.0'
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import ArchiveError, RestoreError, TargetNotEmpty
+from .manifest import FORMAT_VERSION, Manifest
+from .verify import read_manifest, verify
+
+__all__ = [
+    "FORMAT_VERSION",
+    "ArchiveError",
+    "Manifest",
+    "RestoreError",
+    "RestoreReport",
+    "TargetNotEmpty",
+    "create",
+    "read_manifest",
+    "restore",
+    "verify",
+]
+
+
+def __getattr__(name: str) -> Any:
+    # The Kafka halves load on first use, so reading an archive needs no client library.
+    if name == "create":
+        from .creator import create
+
+        return create
+    if name in ("restore", "RestoreReport"):
+        from . import restorer as module
+
+        return getattr(module, name)
+    raise AttributeError(name)
