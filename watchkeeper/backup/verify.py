@@ -23,6 +23,7 @@ member config/router.yaml: sha256 44136fa355b3678a... is not the manifest's (zer
 from __future__ import annotations
 
 import hashlib
+import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO
@@ -33,6 +34,7 @@ from .errors import ArchiveError
 from .manifest import MANIFEST_MEMBER, FileEntry, Manifest, PartitionEntry
 
 _CHUNK = 1 << 20
+_SPOOL_BYTES = 64 << 20  # a partition's member larger than this is staged on disk
 
 
 class _Hashing:
@@ -48,10 +50,6 @@ class _Hashing:
         self.digest.update(data)
         self.size += len(data)
         return data
-
-    def drain(self) -> None:
-        while self.read(_CHUNK):
-            pass
 
 
 def read_manifest(path: Path, check: bool = True) -> Manifest:
@@ -86,13 +84,19 @@ def walk(
             raise ArchiveError(f"member {name} is not in the manifest (or appears twice)")
         reader = _Hashing(handle)
         if isinstance(entry, PartitionEntry):
-            _check_partition(name, entry, reader, on_partition)
+            # Staged, then hashed, then parsed: no record is decoded (nor handed on to be
+            # written) from bytes that are not the ones the manifest vouches for.
+            with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+                while chunk := reader.read(_CHUNK):
+                    spool.write(chunk)
+                _matches(name, entry, reader)
+                spool.seek(0)
+                _check_partition(name, entry, spool, on_partition)
         else:
             data = reader.read()
-            if on_file is not None and _matches(name, entry, reader):
+            _matches(name, entry, reader)
+            if on_file is not None:
                 on_file(entry, data)
-        reader.drain()
-        _matches(name, entry, reader)
     if manifest is None:
         raise ArchiveError("the archive has no members")
     if expected:
@@ -116,11 +120,19 @@ def _matches(name: str, entry: PartitionEntry | FileEntry, reader: _Hashing) -> 
     return True
 
 
-def _check_partition(name, entry: PartitionEntry, reader: _Hashing, on_partition) -> None:
+def _check_partition(name, entry: PartitionEntry, reader: IO[bytes], on_partition) -> None:
     count = [0]
     last = [-1]
 
     def checked() -> Iterator[recordfile.Record]:
+        try:
+            yield from in_order()
+        except ArchiveError as exc:
+            if str(exc).startswith("member "):
+                raise
+            raise ArchiveError(f"member {name}: {exc}") from None
+
+    def in_order() -> Iterator[recordfile.Record]:
         for record in recordfile.read(reader):
             if record.offset <= last[0]:
                 raise ArchiveError(f"member {name}: offset {record.offset} after {last[0]}")
