@@ -3,6 +3,7 @@ archive's topics, and producing records back to their partitions."""
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -27,6 +28,12 @@ CARRIED_CONFIGS = (
     "segment.bytes",
     "segment.ms",
     "compression.type",
+)
+
+_NOT_YET = (
+    KafkaError.NOT_LEADER_FOR_PARTITION,
+    KafkaError.LEADER_NOT_AVAILABLE,
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
 )
 
 
@@ -92,9 +99,18 @@ class Target:
         topic_admin.apply(self.settings, specs=specs, prefix=prefix, timeout=self.timeout)
 
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        return self.consumer.get_watermark_offsets(
-            TopicPartition(topic, partition), timeout=self.timeout, cached=False
-        )
+        # A topic just created has a leader in the metadata a moment before that leader
+        # answers for it: ask again until then.
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                return self.consumer.get_watermark_offsets(
+                    TopicPartition(topic, partition), timeout=self.timeout, cached=False
+                )
+            except KafkaException as exc:
+                if exc.args[0].code() not in _NOT_YET or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.1)
 
     def record_at(self, topic: str, partition: int, offset: int) -> Record | None:
         """The committed record at ``offset`` or the first after it; None at the end."""
