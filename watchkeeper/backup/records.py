@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import IO, NamedTuple
 
 import fastavro
+import fastavro.write
 
 from .errors import ArchiveError
 
@@ -98,24 +99,41 @@ class Stats:
         self.records += 1
 
 
+def _as_dict(record: Record) -> dict:
+    return {
+        "offset": record.offset,
+        "timestamp_ms": record.timestamp_ms,
+        "timestamp_type": record.timestamp_type,
+        "key": record.key,
+        "value": record.value,
+        "headers": [{"key": k, "value": v} for k, v in record.headers],
+    }
+
+
+class RecordFile:
+    """A container file written a record at a time (a backup reads every partition at
+    once, so each partition's file grows as its records arrive)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.stats = Stats()
+        self._writer = fastavro.write.Writer(out, SCHEMA, codec="null", sync_interval=256 << 10)
+
+    def add(self, record: Record) -> None:
+        self.stats.add(record)
+        self._writer.write(_as_dict(record))
+
+    def finish(self) -> Stats:
+        self._writer.flush()
+        return self.stats
+
+
 def write(out: IO[bytes], records: Iterable[Record]) -> Stats:
     """Write ``records`` as one container file; return what was written."""
-    stats = Stats()
-
-    def dicts() -> Iterator[dict]:
-        for record in records:
-            stats.add(record)
-            yield {
-                "offset": record.offset,
-                "timestamp_ms": record.timestamp_ms,
-                "timestamp_type": record.timestamp_type,
-                "key": record.key,
-                "value": record.value,
-                "headers": [{"key": k, "value": v} for k, v in record.headers],
-            }
-
-    fastavro.writer(out, SCHEMA, dicts(), codec="null", sync_interval=256 * 1024)
-    return stats
+    file = RecordFile(out)
+    for record in records:
+        file.add(record)
+    return file.finish()
 
 
 def read(source: IO[bytes]) -> Iterator[Record]:

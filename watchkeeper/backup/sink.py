@@ -3,7 +3,6 @@ archive's topics, and producing records back to their partitions."""
 
 from __future__ import annotations
 
-import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -14,6 +13,7 @@ from confluent_kafka.admin import AdminClient
 from .. import topic_admin
 from ..settings import KafkaSettings
 from ..topics import TopicSpec
+from ._retry import once_led
 from .errors import RestoreError
 from .manifest import TopicEntry
 from .records import Record
@@ -28,12 +28,6 @@ CARRIED_CONFIGS = (
     "segment.bytes",
     "segment.ms",
     "compression.type",
-)
-
-_NOT_YET = (
-    KafkaError.NOT_LEADER_FOR_PARTITION,
-    KafkaError.LEADER_NOT_AVAILABLE,
-    KafkaError.UNKNOWN_TOPIC_OR_PART,
 )
 
 
@@ -99,18 +93,12 @@ class Target:
         topic_admin.apply(self.settings, specs=specs, prefix=prefix, timeout=self.timeout)
 
     def watermarks(self, topic: str, partition: int) -> tuple[int, int]:
-        # A topic just created has a leader in the metadata a moment before that leader
-        # answers for it: ask again until then.
-        deadline = time.monotonic() + self.timeout
-        while True:
-            try:
-                return self.consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=self.timeout, cached=False
-                )
-            except KafkaException as exc:
-                if exc.args[0].code() not in _NOT_YET or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
+        return once_led(
+            lambda: self.consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=self.timeout, cached=False
+            ),
+            self.timeout,
+        )
 
     def record_at(self, topic: str, partition: int, offset: int) -> Record | None:
         """The committed record at ``offset`` or the first after it; None at the end."""
@@ -146,7 +134,7 @@ class Writer:
                 **{
                     "enable.idempotence": True,
                     "acks": "all",
-                    "linger.ms": 20,
+                    "linger.ms": 5,
                     "batch.size": 1_000_000,
                     "compression.type": "lz4",
                     # A restore waits out a broker's restart rather than failing at once.
