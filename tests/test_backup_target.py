@@ -187,3 +187,59 @@ def test_at_restores_the_state_as_of_a_time(tmp_path, target):
     backup.restore(target, path, prefix=prefix, at_ms=3_500)
     latest = {k: v for k, v, _, _ in contents(target, f"{prefix}silences")}
     assert latest == {b"a": b"a-v2", b"b": b"b-v1"}
+
+
+def cli(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "watchkeeper", *args],
+        capture_output=True, text=True, cwd=REPO, timeout=180,
+    )  # fmt: skip
+
+
+def test_cli_round_trip_with_a_data_range_and_transactions(
+    tmp_path, kafka_settings, prefix, target
+):
+    # State, with an aborted transaction in the middle (never backed up) and markers.
+    producer = Producer(kafka_settings.confluent(**{"transactional.id": f"{prefix}tx"}))
+    producer.init_transactions(30)
+    for value, commit in ((b"one", True), (b"aborted", False), (b"two", True)):
+        producer.begin_transaction()
+        producer.produce(f"{prefix}registry-history", value=value, key=b"e", timestamp=1_000)
+        producer.flush(30)
+        (producer.commit_transaction if commit else producer.abort_transaction)(30)
+    # Data: three predictions, of which one inside the asked range.
+    produce(kafka_settings, f"{prefix}predictions",
+            [(b"m", b"early", 1_000, None), (b"m", b"inside", 5_000, [("h", b"1")]),
+             (b"m", b"late", 9_000, None)])  # fmt: skip
+    out = tmp_path / "cli.wkb"
+    done = cli("backup", str(out), "--bootstrap", kafka_settings.bootstrap_servers,
+               "--prefix", prefix, "--data-since", "2000",
+               "--data-until", "1970-01-01T00:00:08Z", "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith(f"wrote {out}: ") and done.stderr == ""
+    manifest = backup.read_manifest(out)
+    topics = {t.name: t for t in manifest.topics}
+    assert topics["registry-history"].records == 2
+    assert topics["predictions"].records == 1 and topics["predictions"].kind == "data"
+    assert manifest.data_range == {"since_ms": 2_000, "until_ms": 8_000}
+    assert manifest.source["cluster_id"] and manifest.prefix == prefix
+
+    shown = cli("backup", "inspect", str(out))
+    assert shown.returncode == 0, shown.stderr
+    assert "predictions" in shown.stdout and "format 1.0" in shown.stdout
+    checked = cli("restore", str(out), "--verify-only")
+    assert checked.returncode == 0 and "verified: every checksum and count matches" in (
+        checked.stdout
+    )
+
+    into = fresh()
+    conf = tmp_path / "restored-config"
+    done = cli("restore", str(out), "--bootstrap", target.bootstrap_servers, "--prefix", into,
+               "--config-out", str(conf), "--quiet")  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert f"under prefix {into!r}" in done.stdout
+    assert [c[1] for c in contents(target, f"{into}registry-history")] == [b"one", b"two"]
+    assert contents(target, f"{into}predictions") == [(b"m", b"inside", 5_000, [("h", b"1")])]
+    assert (conf / "router.yaml").read_bytes() == (REPO / "deploy" / "router.yaml").read_bytes()
+    again = cli("restore", str(out), "--bootstrap", target.bootstrap_servers, "--prefix", into)
+    assert again.returncode == 2 and again.stderr.startswith("error: the target is not empty")
