@@ -4,12 +4,14 @@ resumes what is there, and ``--at`` restores the state as of a time."""
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import sys
+import time
 import uuid
 
 import pytest
-from confluent_kafka import Producer
+from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
 from confluent_kafka.admin import AdminClient
 
 from watchkeeper import backup, topic_admin
@@ -243,3 +245,43 @@ def test_cli_round_trip_with_a_data_range_and_transactions(
     assert (conf / "router.yaml").read_bytes() == (REPO / "deploy" / "router.yaml").read_bytes()
     again = cli("restore", str(out), "--bootstrap", target.bootstrap_servers, "--prefix", into)
     assert again.returncode == 2 and again.stderr.startswith("error: the target is not empty")
+
+
+def test_a_restore_killed_midway_is_finished_by_a_forced_rerun(tmp_path, target):
+    """SIGKILL the restoring process once records reach the target (what a lost Kafka
+    connection or a crash leaves: each partition a prefix), then re-run with --force."""
+    many = [record(i, 1_000 + i, b"k%d" % (i % 500), b"v" * 200) for i in range(150_000)]
+    path = tmp_path / "big.wkb"
+    build(path, {"silences": {0: many}, "routing": {0: SILENCES}})
+    prefix = fresh()
+    topic = f"{prefix}silences"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "watchkeeper", "restore", str(path), "--prefix", prefix,
+         "--bootstrap", target.bootstrap_servers, "--quiet"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    consumer_settings = target.confluent(**{"group.id": "probe"})
+    probe = Consumer(consumer_settings)
+    deadline = time.monotonic() + 120
+    held = 0
+    try:
+        while held == 0 and process.poll() is None and time.monotonic() < deadline:
+            if topic in probe.list_topics(timeout=10).topics:
+                with contextlib.suppress(KafkaException):
+                    held = probe.get_watermark_offsets(TopicPartition(topic, 0), 5)[1]
+            time.sleep(0.05)
+    finally:
+        probe.close()
+    process.kill()
+    process.wait(30)
+    assert held > 0, process.stderr.read().decode()[-2000:]
+    report = backup.restore(target, path, prefix=prefix, force=True)
+    by_topic = {r.topic: r for r in report.partitions}
+    print(f"\nkilled at {held}+ records; the re-run: {by_topic[topic].action} "
+          f"({by_topic[topic].written} written)")  # fmt: skip
+    assert by_topic[topic].action in ("resumed", "complete", "written")
+    assert by_topic[topic].target_records == len(many)
+    restored = read_to_end(target, topic)
+    assert [(m.key(), m.timestamp()[1]) for m in restored] == [
+        (r.key, r.timestamp_ms) for r in many
+    ]
