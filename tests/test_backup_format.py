@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from watchkeeper.backup import ArchiveError, read_manifest, verify
+from watchkeeper.backup.checks import walk
 from watchkeeper.backup.container import TRAILER_SIZE
-from watchkeeper.backup.verify import walk
 
 from .backup_support import build, record
 

@@ -10,8 +10,9 @@ time range of the data topics, in one zstd-compressed, checksummed, versioned ar
 * :class:`ArchiveError` (corrupt, truncated, a newer format), :class:`TargetNotEmpty`,
   :class:`RestoreError`
 
-The archive format and its checks import no Kafka client (``container``, ``records``,
-``manifest``, ``verify``); ``creator`` and ``restorer`` (behind ``create`` and ``restore``) do.
+Needs ``pip install 'watchkeeper[services]'`` (zstandard, tqdm). The archive format and
+its checks import no Kafka client (``container``, ``records``,
+``manifest``, ``checks``); ``creator`` and ``restorer`` (behind ``create`` and ``restore``) do.
 
 >>> from watchkeeper import backup
 >>> backup.FORMAT_VERSION
@@ -24,7 +25,6 @@ from typing import Any
 
 from .errors import ArchiveError, RestoreError, TargetNotEmpty
 from .manifest import FORMAT_VERSION, Manifest
-from .verify import read_manifest, verify
 
 __all__ = [
     "FORMAT_VERSION",
@@ -41,7 +41,12 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
-    # The Kafka halves load on first use, so reading an archive needs no client library.
+    # Loaded on first use: ``watchkeeper --help`` imports this package, and zstandard and
+    # tqdm come with the ``services`` extra only.
+    if name in ("read_manifest", "verify"):
+        from . import checks as module
+
+        return getattr(module, name)
     if name == "create":
         from .creator import create
 

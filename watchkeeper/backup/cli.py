@@ -127,7 +127,7 @@ def _kafka_failed(exc: Exception) -> int:
 
 
 def main_backup(args: argparse.Namespace) -> int:
-    from .verify import read_manifest
+    from .checks import read_manifest
 
     try:
         if args.path == "inspect" and args.inspected:

@@ -25,11 +25,11 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..settings import KafkaSettings
+from .checks import walk
 from .errors import RestoreError, TargetNotEmpty
 from .manifest import FileEntry, Manifest, PartitionEntry, TopicEntry
 from .records import Record
 from .sink import Target, Writer, spec_of
-from .verify import walk
 
 
 @dataclass
