@@ -10,6 +10,7 @@ import pytest
 
 from watchkeeper import backup
 from watchkeeper.backup.creator import is_state
+from watchkeeper.devstack._offsets import wait_caught_up
 from watchkeeper.settings import KafkaSettings
 from watchkeeper.topics import TOPICS
 
@@ -123,6 +124,7 @@ def test_a_running_system_restored_into_a_fresh_cluster_answers_the_same_and_res
     before = {**control_state(registry, rollout), **router_state(router)}
     assert before["incidents"][0]["id"] == incident_id and before["silences"]
 
+    pages = (len(receiver.requests("/commander")), len(receiver.requests("/team")))
     archive = tmp_path / "system.wkb"
     started = time.monotonic()
     manifest = backup.create(kafka_settings, archive, prefix=prefix)  # services still running
@@ -153,6 +155,10 @@ def test_a_running_system_restored_into_a_fresh_cluster_answers_the_same_and_res
     )
     after = {**control_state(registry2, rollout2), **router_state(router2)}
     assert after == before
+    # The router replays the restored alerts and finds them in its restored notification
+    # log: once it has handled every one (its bookmark at the end), nobody was paged again.
+    wait_caught_up(target, {f"{prefix}router": [f"{prefix}alerts"]}, timeout=60)
+    assert (len(receiver.requests("/commander")), len(receiver.requests("/team"))) == pages
 
     # They resume: each takes a new write on the restored cluster.
     client(registry2).register_version("fraud", "3", metrics={"auc": 0.91})
