@@ -99,8 +99,6 @@ def test_a_wrong_member_checksum_in_the_manifest_is_refused(tmp_path):
 
 
 def test_a_member_whose_bytes_changed_is_refused(tmp_path):
-    other = archive(tmp_path)  # a valid member from another archive, same size
-    del other
     path = tmp_path / "b.wkb"
     build(path, TOPICS, FILES, replace={"config/router.yaml": b"route: {receiver: attack}\n"})
     assert "member config/router.yaml: sha256" in refused(path)
@@ -177,3 +175,11 @@ def test_a_malformed_manifest_is_refused(tmp_path):
 
 def test_a_missing_file_is_a_reason_not_a_traceback(tmp_path):
     assert "cannot read" in refused(tmp_path / "nope.wkb")
+
+
+@pytest.mark.parametrize("where", ["../../outside.yaml", "/etc/passwd", "a/../../b"])
+def test_a_configuration_path_outside_the_folder_is_refused(tmp_path, where):
+    def edit(body):
+        body["configs"][0]["path"] = where
+
+    assert "unsafe configuration path" in refused(archive(tmp_path, edit=edit))

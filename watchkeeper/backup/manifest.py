@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field
+from pathlib import PurePosixPath
 from typing import Any
 
 from .errors import ArchiveError
@@ -126,6 +127,10 @@ class Manifest:
             raise ArchiveError(f"{MANIFEST_MEMBER} is malformed: {exc!r}") from None
         if len(manifest.members()) != sum(len(t.partitions_backed) for t in topics) + len(configs):
             raise ArchiveError(f"{MANIFEST_MEMBER} names one member twice")
+        for entry in configs:
+            # A restore writes these under --config-out: never outside it.
+            if not safe_relative(entry.path):
+                raise ArchiveError(f"{MANIFEST_MEMBER}: unsafe configuration path {entry.path!r}")
         return manifest
 
 
@@ -134,6 +139,18 @@ def _topic(raw: dict[str, Any]) -> TopicEntry:
     parts = [PartitionEntry(**p) for p in raw.pop("partitions_backed")]
     fields = {k: raw[k] for k in TopicEntry.__dataclass_fields__ if k in raw}
     return TopicEntry(**{**fields, "partitions_backed": parts})
+
+
+def safe_relative(path: Any) -> bool:
+    """A relative path that stays inside the folder it is joined to.
+
+    >>> [safe_relative(p) for p in ("router.yaml", "rollouts/a.yaml", "../x", "/etc/x", "")]
+    [True, True, False, False, False]
+    """
+    if not isinstance(path, str) or not path or "\\" in path or "\0" in path:
+        return False
+    pure = PurePosixPath(path)
+    return not pure.is_absolute() and ".." not in pure.parts and pure.parts[0] != "~"
 
 
 def check_version(version: Any) -> None:
