@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition
@@ -198,6 +199,10 @@ def cli(*args: str) -> subprocess.CompletedProcess:
     )  # fmt: skip
 
 
+def iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat(timespec="milliseconds")
+
+
 def test_cli_round_trip_with_a_data_range_and_transactions(
     tmp_path, kafka_settings, prefix, target
 ):
@@ -209,21 +214,23 @@ def test_cli_round_trip_with_a_data_range_and_transactions(
         producer.produce(f"{prefix}registry-history", value=value, key=b"e", timestamp=1_000)
         producer.flush(30)
         (producer.commit_transaction if commit else producer.abort_transaction)(30)
-    # Data: three predictions, of which one inside the asked range.
+    # Data: three predictions, of which one inside the asked range (recent: a record older
+    # than the topic's 7 days of retention would be deleted by the target broker at once).
+    now = int(time.time() * 1000)
     produce(kafka_settings, f"{prefix}predictions",
-            [(b"m", b"early", 1_000, None), (b"m", b"inside", 5_000, [("h", b"1")]),
-             (b"m", b"late", 9_000, None)])  # fmt: skip
+            [(b"m", b"early", now - 9_000, None), (b"m", b"inside", now - 5_000, [("h", b"1")]),
+             (b"m", b"late", now - 1_000, None)])  # fmt: skip
     out = tmp_path / "cli.wkb"
     done = cli("backup", str(out), "--bootstrap", kafka_settings.bootstrap_servers,
-               "--prefix", prefix, "--data-since", "2000",
-               "--data-until", "1970-01-01T00:00:08Z", "--quiet")  # fmt: skip
+               "--prefix", prefix, "--data-since", str(now - 7_000),
+               "--data-until", iso(now - 3_000), "--quiet")  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith(f"wrote {out}: ") and done.stderr == ""
     manifest = backup.read_manifest(out)
     topics = {t.name: t for t in manifest.topics}
     assert topics["registry-history"].records == 2
     assert topics["predictions"].records == 1 and topics["predictions"].kind == "data"
-    assert manifest.data_range == {"since_ms": 2_000, "until_ms": 8_000}
+    assert manifest.data_range == {"since_ms": now - 7_000, "until_ms": now - 3_000}
     assert manifest.source["cluster_id"] and manifest.prefix == prefix
 
     shown = cli("backup", "inspect", str(out))
@@ -241,7 +248,7 @@ def test_cli_round_trip_with_a_data_range_and_transactions(
     assert done.returncode == 0, done.stderr
     assert f"under prefix {into!r}" in done.stdout
     assert [c[1] for c in contents(target, f"{into}registry-history")] == [b"one", b"two"]
-    assert contents(target, f"{into}predictions") == [(b"m", b"inside", 5_000, [("h", b"1")])]
+    assert contents(target, f"{into}predictions") == [(b"m", b"inside", now - 5_000, [("h", b"1")])]
     assert (conf / "router.yaml").read_bytes() == (REPO / "deploy" / "router.yaml").read_bytes()
     again = cli("restore", str(out), "--bootstrap", target.bootstrap_servers, "--prefix", into)
     assert again.returncode == 2 and again.stderr.startswith("error: the target is not empty")

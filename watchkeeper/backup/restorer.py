@@ -39,7 +39,8 @@ class PartitionResult:
     action: str  # written | resumed | complete | appended | empty
     expected: int  # archive records restored (those at or before --at)
     written: int
-    target_records: int  # what the target partition holds afterwards (checked)
+    target_records: int  # what the target partition holds afterwards
+    end_before: int = field(default=0, repr=False)  # its end offset before this restore
 
 
 @dataclass
@@ -193,20 +194,24 @@ def _restore_partition(
         writer.put(topic, entry.partition, record)
         written += 1
         bar.update(1)
-    # What the partition must hold once every write is acknowledged (checked at the end:
-    # one flush for the whole restore, not one per partition).
-    want = held if action == "complete" else held + written
-    return PartitionResult(topic, entry.partition, action, expected, written, want)
+    # Checked at the end (one flush for the whole restore, not one per partition): the
+    # end offset must have moved by exactly what was written. Not end - start: a data
+    # record older than the topic's retention may be deleted by the broker at once.
+    result = PartitionResult(topic, entry.partition, action, expected, written, held + written)
+    result.end_before = high
+    return result
 
 
 def _check_counts(target: Target, results: list[PartitionResult]) -> None:
     for result in results:
         low, high = target.watermarks(result.topic, result.partition)
-        if high - low != result.target_records:
+        if high - result.end_before != result.written:
             raise RestoreError(
-                f"{result.topic}[{result.partition}]: the target holds {high - low} records "
-                f"after the restore, {result.target_records} expected"
+                f"{result.topic}[{result.partition}]: {high - result.end_before} records "
+                f"arrived on the target, {result.written} written: another writer? "
+                "stop it and run the restore again with --force"
             )
+        result.target_records = high - low
 
 
 __all__ = ["PartitionResult", "RestoreReport", "TopicEntry", "plan", "restore"]
