@@ -10,8 +10,8 @@ watchkeeper rollout start|get|list|verdict|pause|resume|abort|rollback|switch|ro
 watchkeeper retrain trigger|runs|show|approve|reject|cancel ...
 watchkeeper gate validate|staging|rollout|watch ...
 watchkeeper review list|answer REVIEW_ID --label L
-
 watchkeeper failover status|promote CLUSTER
+watchkeeper backup OUT.wkb | backup inspect IN.wkb | restore IN.wkb [--at T] [--force]
 """
 
 from __future__ import annotations
@@ -147,6 +147,10 @@ def build_parser() -> argparse.ArgumentParser:
     from . import failover_cli
 
     failover_cli.add_arguments(sub)  # watchkeeper failover status|promote CLUSTER
+
+    from .backup import cli as backup_cli
+
+    backup_cli.add_commands(sub)
     return parser
 
 
