@@ -19,7 +19,11 @@ SCAN_LIMIT = 10_000  # records of one millisecond on a searched for b's newest o
 
 
 class ProbeError(RuntimeError):
-    """A cluster did not answer within the probe's timeout."""
+    """A cluster (``cluster``: "source" or "target") did not answer within the timeout."""
+
+    def __init__(self, cluster: str, message: str) -> None:
+        super().__init__(f"{cluster} cluster: {message}")
+        self.cluster = cluster
 
 
 def _consumer(bootstrap: str, extra: dict | None = None) -> Consumer:
@@ -68,7 +72,7 @@ class LagProbe:
         try:
             meta = consumer.list_topics(timeout=self.timeout)
         except KafkaException as exc:
-            raise ProbeError(f"{on} cluster: {exc}") from exc
+            raise ProbeError(on, str(exc)) from exc
         return {t: len(meta.topics[t].partitions) for t in topics if t in meta.topics}
 
     def topics_with_prefix(self, prefix: str, on: str = "source") -> dict[str, int]:
@@ -76,7 +80,7 @@ class LagProbe:
         try:
             meta = consumer.list_topics(timeout=self.timeout)
         except KafkaException as exc:
-            raise ProbeError(f"{on} cluster: {exc}") from exc
+            raise ProbeError(on, str(exc)) from exc
         return {t: len(m.partitions) for t, m in meta.topics.items() if t.startswith(prefix)}
 
     def lag(self, topic: str, partition: int, now_ms: int | None = None) -> PartitionLag:
@@ -89,7 +93,12 @@ class LagProbe:
         key = (topic, partition)
         cached = self._cache.get(key)
         if cached is None or cached.ends != (a_end, b_end):
-            first = self._first_missing(topic, partition, a_low, b_low, b_end)
+            # An empty partition on a has nothing to copy (most of a fresh prefix's topics).
+            first = (
+                None
+                if a_end <= a_low
+                else self._first_missing(topic, partition, a_low, b_low, b_end)
+            )
             cached = self._cache[key] = _Cached((a_end, b_end), first)
         return PartitionLag.of(topic, partition, a_end, cached.first_missing, now_ms)
 
@@ -102,7 +111,7 @@ class LagProbe:
             code = exc.args[0].code() if exc.args else None
             if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION):
                 raise _NoSuchPartition from exc
-            raise ProbeError(f"{on} cluster: {exc}") from exc
+            raise ProbeError(on, str(exc)) from exc
 
     def _first_missing(
         self, topic: str, partition: int, a_low: int, b_low: int, b_end: int
@@ -110,9 +119,12 @@ class LagProbe:
         start = a_low
         newest = self._newest(topic, partition, b_low, b_end) if b_end > b_low else None
         if newest is not None:
-            found = self._a.offsets_for_times(
-                [TopicPartition(topic, partition, newest.timestamp_ms)], timeout=self.timeout
-            )[0].offset
+            try:
+                found = self._a.offsets_for_times(
+                    [TopicPartition(topic, partition, newest.timestamp_ms)], timeout=self.timeout
+                )[0].offset
+            except KafkaException as exc:
+                raise ProbeError("source", str(exc)) from exc
             if found >= 0:
                 records, _ = self._read(self._a, topic, partition, found, SCAN_LIMIT, stop=newest)
                 at = match(newest, records)
@@ -123,16 +135,18 @@ class LagProbe:
         if records:
             return records[0].offset, records[0].timestamp_ms
         if not at_end:
-            raise ProbeError(f"source cluster: reading {topic} [{partition}] timed out")
+            raise ProbeError("source", f"reading {topic} [{partition}] timed out")
         return None
 
     def _newest(self, topic: str, partition: int, low: int, end: int) -> Record | None:
         # b is written without transactions, so end - 1 holds a record; widen the window
         # if markers (an exactly-once MM2) sit at the end.
         for window in (1, 64, 4096):
-            records, _ = self._read(self._b, topic, partition, max(low, end - window), window)
+            records, at_end = self._read(self._b, topic, partition, max(low, end - window), window)
             if records:
                 return records[-1]
+            if not at_end:  # b stopped answering: say so, not "b is empty"
+                raise ProbeError("target", f"reading {topic} [{partition}] timed out")
         return None
 
     def _read(
@@ -155,7 +169,8 @@ class LagProbe:
                 if error is not None:
                     if error.code() == KafkaError._PARTITION_EOF:
                         return out, True
-                    raise ProbeError(f"reading {topic} [{partition}]: {error}")
+                    on = "source" if consumer is self._a else "target"
+                    raise ProbeError(on, f"reading {topic} [{partition}]: {error}")
                 out.append(
                     Record(message.offset(), message.timestamp()[1], message.key(), message.value())
                 )
