@@ -151,3 +151,10 @@ def test_a_deleted_topic_resolves_its_alert() -> None:
 def test_no_match_on_a_means_no_match() -> None:
     newest = Record(3, 100, None, b"x")
     assert match(newest, [Record(5, 100, None, b"y"), Record(6, 101, None, b"x")]) is None
+
+
+def test_cluster_b_with_three_brokers_is_refused(capsys) -> None:
+    from watchkeeper import kafka_cli
+
+    assert kafka_cli.main_up(brokers=3, cluster="b") == 2
+    assert "--cluster b is a single broker" in capsys.readouterr().err

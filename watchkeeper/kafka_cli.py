@@ -42,7 +42,16 @@ def _pids(brokers: int, cluster: str = "a") -> tuple[list[LocalKafka], str]:
     return list(cluster.nodes.values()), cluster.bootstrap
 
 
+def _refused(brokers: int, cluster: str) -> bool:
+    if brokers != 1 and cluster != "a":
+        print("error: --cluster b is a single broker; --brokers 3 is cluster a's", file=sys.stderr)
+        return True
+    return False
+
+
 def main_up(brokers: int = 1, cluster: str = "a") -> int:
+    if _refused(brokers, cluster):
+        return 2
     external = external_bootstrap()
     if external:
         print(f"KAFKA_BOOTSTRAP_SERVERS is set: using {external}, nothing started")
@@ -68,6 +77,8 @@ def main_up(brokers: int = 1, cluster: str = "a") -> int:
 
 
 def main_down(brokers: int = 1, cluster: str = "a") -> int:
+    if _refused(brokers, cluster):
+        return 2
     if external_bootstrap():
         print("KAFKA_BOOTSTRAP_SERVERS is set: nothing was started here, nothing to stop")
         return 0
@@ -78,6 +89,8 @@ def main_down(brokers: int = 1, cluster: str = "a") -> int:
 
 
 def main_status(brokers: int = 1, cluster: str = "a") -> int:
+    if _refused(brokers, cluster):
+        return 2
     external = external_bootstrap()
     if external:
         print(f"external cluster {external}")

@@ -50,17 +50,12 @@ class Poller:
             self.probe.partitions([], on="target")  # b answers metadata at all?
         except ProbeError:
             return None
-        lags = []
-        for topic, count in sorted(topics.items()):
-            for partition in range(count):
-                try:
-                    lags.append(self.probe.lag(topic, partition))
-                except ProbeError as exc:
-                    # One partition without a leader yet (just created, or moving) must not
-                    # blind the whole poll: skipped, counted, and asked again next time.
-                    metrics.PARTITION_ERRORS.labels(exc.cluster).inc()
-                    log.info("partition skipped", extra={"topic": topic,
-                             "partition": partition, "error": str(exc)})  # fmt: skip
+        lags, errors = self.probe.lags(topics)
+        for exc in errors:
+            # One partition without a leader yet (just created, or moving) must not blind
+            # the whole poll: skipped, counted, and asked again next time.
+            metrics.PARTITION_ERRORS.labels(exc.cluster).inc()
+            log.info("partition skipped", extra={"error": str(exc)})
         return lags
 
     def export(self, lags: list[PartitionLag]) -> None:

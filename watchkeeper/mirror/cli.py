@@ -20,7 +20,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--source", help="cluster a's bootstrap (default: the local one)")
     parser.add_argument("--target", help="cluster b's bootstrap (default: local cluster b)")
     parser.add_argument("--prefix", help="replicate this prefix's topics (WK_TOPIC_PREFIX)")
-    parser.add_argument("--timeout", type=float, default=120.0, help="for up, in seconds")
+    parser.add_argument("--timeout", type=float, default=180.0, help="for up, in seconds")
 
 
 def mirror_from(args: argparse.Namespace) -> Mirror:

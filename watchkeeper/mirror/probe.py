@@ -2,8 +2,9 @@
 
 Per partition: a's end offset, b's newest record, where that record sits on a (a
 ``offsets_for_times`` lookup, then a short scan of that millisecond's records), and the
-first committed record on a after it. A result is reused while neither end offset moved,
-so a quiet system costs two watermark requests per partition and poll.
+first committed record on a after it. End offsets are asked for all partitions at once
+(``ListOffsets`` per cluster), and a partition's result is reused while neither of its end
+offsets moved, so a quiet system reads no records.
 """
 
 from __future__ import annotations
@@ -16,6 +17,13 @@ from confluent_kafka import Consumer, KafkaError, KafkaException, TopicPartition
 from .lag import PartitionLag, Record, match
 
 SCAN_LIMIT = 10_000  # records of one millisecond on a searched for b's newest one
+
+
+UNKNOWN = {
+    KafkaError.UNKNOWN_TOPIC_OR_PART,
+    KafkaError._UNKNOWN_PARTITION,
+    KafkaError._UNKNOWN_TOPIC,
+}
 
 
 class ProbeError(RuntimeError):
@@ -41,6 +49,13 @@ def _consumer(bootstrap: str, extra: dict | None = None) -> Consumer:
     )
 
 
+def _admin(bootstrap: str, extra: dict | None = None):
+    from confluent_kafka.admin import AdminClient
+
+    return AdminClient({"bootstrap.servers": bootstrap, "log_level": 0,
+                        "socket.connection.setup.timeout.ms": 3000, **(extra or {})})  # fmt: skip
+
+
 @dataclass
 class _Cached:
     ends: tuple[int, int]
@@ -60,6 +75,10 @@ class LagProbe:
     def __post_init__(self) -> None:
         self._a = _consumer(self.source, self.source_extra)
         self._b = _consumer(self.target, self.target_extra)
+        self._admin = {
+            "source": _admin(self.source, self.source_extra),
+            "target": _admin(self.target, self.target_extra),
+        }
         self._cache: dict[tuple[str, int], _Cached] = {}
 
     def close(self) -> None:
@@ -84,34 +103,85 @@ class LagProbe:
         return {t: len(m.partitions) for t, m in meta.topics.items() if t.startswith(prefix)}
 
     def lag(self, topic: str, partition: int, now_ms: int | None = None) -> PartitionLag:
-        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
-        a_low, a_end = self._watermarks(self._a, topic, partition, "source")
-        try:
-            b_low, b_end = self._watermarks(self._b, topic, partition, "target")
-        except _NoSuchPartition:
-            b_low = b_end = 0
-        key = (topic, partition)
-        cached = self._cache.get(key)
-        if cached is None or cached.ends != (a_end, b_end):
-            # An empty partition on a has nothing to copy (most of a fresh prefix's topics).
-            first = (
-                None
-                if a_end <= a_low
-                else self._first_missing(topic, partition, a_low, b_low, b_end)
-            )
-            cached = self._cache[key] = _Cached((a_end, b_end), first)
-        return PartitionLag.of(topic, partition, a_end, cached.first_missing, now_ms)
+        lags, errors = self.lags({topic: partition + 1}, now_ms, only=(topic, partition))
+        if errors:
+            raise errors[0]
+        if not lags:
+            raise ProbeError("source", f"{topic} [{partition}] does not exist")
+        return lags[0]
 
-    def _watermarks(self, consumer: Consumer, topic: str, partition: int, on: str):
-        try:
-            return consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=self.timeout, cached=False
+    def lags(
+        self,
+        topics: dict[str, int],
+        now_ms: int | None = None,
+        only: tuple[str, int] | None = None,
+    ) -> tuple[list[PartitionLag], list[ProbeError]]:
+        """Every partition's lag, with the end offsets of all of them asked in one batch
+        per cluster (a poll of a hundred partitions is four requests when nothing moved).
+        A partition that fails (no leader yet, a timeout) is in the errors instead."""
+        now_ms = int(time.time() * 1000) if now_ms is None else now_ms
+        wanted = [(t, p) for t, n in sorted(topics.items()) for p in range(n)]
+        if only is not None:
+            wanted = [only]
+        a_ends = self._ends("source", wanted)
+        b_ends = self._ends("target", wanted)
+        lags: list[PartitionLag] = []
+        errors: list[ProbeError] = []
+        for key in wanted:
+            a_range, b_range = a_ends.get(key), b_ends.get(key)
+            if a_range is None:  # deleted on a since its metadata was read
+                continue
+            if isinstance(a_range, ProbeError) or isinstance(b_range, ProbeError):
+                errors.append(a_range if isinstance(a_range, ProbeError) else b_range)
+                continue
+            (a_low, a_end), (b_low, b_end) = a_range, b_range or (0, 0)
+            cached = self._cache.get(key)
+            try:
+                if cached is None or cached.ends != (a_end, b_end):
+                    # An empty partition on a has nothing to copy (most of a fresh prefix).
+                    first = (
+                        None if a_end <= a_low else self._first_missing(*key, a_low, b_low, b_end)
+                    )
+                    cached = self._cache[key] = _Cached((a_end, b_end), first)
+            except ProbeError as exc:
+                errors.append(exc)
+                continue
+            lags.append(PartitionLag.of(*key, a_end, cached.first_missing, now_ms))
+        return lags, errors
+
+    def _ends(self, on: str, wanted: list[tuple[str, int]]) -> dict:
+        """(topic, partition) -> (earliest, end) on one cluster; a ProbeError for a
+        partition that could not say; absent for one that does not exist there."""
+        from confluent_kafka.admin import OffsetSpec
+
+        found: dict = {}
+        if not wanted:
+            return found
+        admin = self._admin[on]
+        for spec, index in ((OffsetSpec.earliest(), 0), (OffsetSpec.latest(), 1)):
+            futures = admin.list_offsets(
+                {TopicPartition(t, p): spec for t, p in wanted}, request_timeout=self.timeout
             )
-        except KafkaException as exc:
-            code = exc.args[0].code() if exc.args else None
-            if code in (KafkaError.UNKNOWN_TOPIC_OR_PART, KafkaError._UNKNOWN_PARTITION):
-                raise _NoSuchPartition from exc
-            raise ProbeError(on, str(exc)) from exc
+            for tp, future in futures.items():
+                key = (tp.topic, tp.partition)
+                if isinstance(found.get(key), ProbeError):
+                    continue
+                try:
+                    offset = future.result(timeout=self.timeout + 1).offset
+                except KafkaException as exc:
+                    code = exc.args[0].code() if exc.args else None
+                    if code in UNKNOWN:
+                        found.pop(key, None)
+                        continue
+                    found[key] = ProbeError(on, f"{key[0]} [{key[1]}]: {exc}")
+                    continue
+                except Exception as exc:  # a future that timed out
+                    found[key] = ProbeError(on, f"{key[0]} [{key[1]}]: {exc!r}")
+                    continue
+                pair = list(found.get(key, (0, 0)))
+                pair[index] = offset
+                found[key] = tuple(pair)
+        return found
 
     def _first_missing(
         self, topic: str, partition: int, a_low: int, b_low: int, b_end: int
@@ -179,10 +249,6 @@ class LagProbe:
         return out, False
 
 
-class _NoSuchPartition(Exception):
-    pass
-
-
 def wait_caught_up(
     source: str, target: str, topics: dict[str, int] | list[str], timeout: float = 60.0
 ) -> dict[tuple[str, int], PartitionLag]:
@@ -193,14 +259,11 @@ def wait_caught_up(
         wanted = topics if isinstance(topics, dict) else probe.partitions(list(topics))
         deadline = time.monotonic() + timeout
         while True:
-            lags = {}
-            for topic, count in wanted.items():
-                for partition in range(count):
-                    try:
-                        lags[(topic, partition)] = probe.lag(topic, partition)
-                    except ProbeError:  # b still creating the topic, or slow: try again
-                        lags[(topic, partition)] = PartitionLag(topic, partition, -1, -1.0)
-            behind = {k: v for k, v in lags.items() if v.records != 0}
+            found, _ = probe.lags(wanted)
+            lags = {(lag.topic, lag.partition): lag for lag in found}
+            # A partition that could not answer (b still creating the topic) counts as behind.
+            behind = [k for t, n in wanted.items() for k in ((t, p) for p in range(n))
+                      if k not in lags or lags[k].records != 0]  # fmt: skip
             if not behind:
                 return lags
             if time.monotonic() > deadline:

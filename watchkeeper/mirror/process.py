@@ -91,7 +91,7 @@ class Mirror:
         ours = MAIN_CLASS.encode() in cmdline and str(self.config_file).encode() in cmdline
         return pid if ours else None
 
-    def up(self, timeout: float = 120.0) -> int:
+    def up(self, timeout: float = 180.0) -> int:
         """Start MirrorMaker unless it runs; wait until its replicating task has started.
         Returns the pid. A running one keeps its old configuration (``down`` first to
         change the clusters or the prefix)."""
