@@ -42,7 +42,8 @@ topics: $(STAMP)
 	$(PY) -m watchkeeper topics apply
 
 # The test session starts its own broker on free ports (or uses KAFKA_BOOTSTRAP_SERVERS)
-# and stops it afterwards; fetching the jars first keeps that out of the test timeouts.
+# and stops it afterwards; fetching the jars first (the broker's and MirrorMaker 2's, for
+# the replication tests) keeps that out of the test timeouts.
 # Likewise the registry's MLflow tests: mlflow goes into .cache/mlflow-<version> (its own
 # venv, once; a stamp makes the step a no-op after that) before pytest starts.
 test: $(STAMP)

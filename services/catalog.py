@@ -20,7 +20,7 @@ def rows() -> list[list[str]]:
             [
                 f"`{name}`",
                 ENGINE_WORDS[s.engine],
-                ", ".join(s.inputs),
+                ", ".join(s.inputs) or "-",
                 ", ".join(s.outputs) or "-",
                 s.state_topic or "-",
                 s.surface or "-",

@@ -32,6 +32,7 @@ WIRING = {
     "rollout.feeds",
     "retrain.app",
     "retrain.feeds",
+    "replication.app",
     "quality.gateview",
     "drift.reference_store",
     "drift.reference_cli",
@@ -162,6 +163,7 @@ BAD_ENV = {
     "registry": "WK_REGISTRY_MAX_BODY_BYTES",
     "rollout": "WK_ROLLOUT_MAX_BODY_BYTES",
     "retrain": "WK_RETRAIN_MAX_BODY_BYTES",
+    "replication": "WK_REPLICATION_POLL_S",
 }
 
 

@@ -1,7 +1,8 @@
 """``watchkeeper`` command line: the local broker, topics and schemas.
 
 watchkeeper serve SERVICE [--help | --version | --check-config FILE]
-watchkeeper kafka up|down|status|jars [--brokers 3]
+watchkeeper kafka up|down|status|jars [--brokers 3 | --cluster b]
+watchkeeper mirror up|down|status [--source B1 --target B2 --prefix wk.]
 watchkeeper topics apply|list
 watchkeeper schemas check|lock|list
 watchkeeper registry models|versions|validate|alias|datasets|history|import-mlflow|export-mlflow
@@ -104,7 +105,13 @@ def build_parser() -> argparse.ArgumentParser:
             default=1,
             help="1: the single broker (default); 3: a replicated cluster (RF 3, min ISR 2)",
         )
-        action.set_defaults(func=lambda args, f=func: f(args.brokers))
+        action.add_argument(
+            "--cluster",
+            choices=("a", "b"),
+            default="a",
+            help="a: the local broker (default); b: a second one, replication's target",
+        )
+        action.set_defaults(func=lambda args, f=func: f(args.brokers, args.cluster))
 
     topics = sub.add_parser("topics", help="the declared topics")
     topics.add_argument("--prefix", default=None, help="topic prefix (default WK_TOPIC_PREFIX)")
@@ -151,6 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     from .backup import cli as backup_cli
 
     backup_cli.add_commands(sub)
+
+    from .mirror import cli as mirror_cli
+
+    mirror = sub.add_parser("mirror", help="MirrorMaker 2 from cluster a to cluster b")
+    mirror_cli.add_arguments(mirror)
+    mirror.set_defaults(func=mirror_cli.main)
     return parser
 
 

@@ -73,10 +73,13 @@ def java_binary() -> str:
     return java
 
 
-def ensure_jars(quiet: bool = False) -> Path:
-    """Fetch the broker's jars into the cache once (again only when the pom changes)."""
-    target = libs_dir()
-    digest = hashlib.sha256(POM.read_bytes()).hexdigest()
+def ensure_jars(
+    quiet: bool = False, pom: Path = POM, target: Path | None = None, what: str = "Kafka"
+) -> Path:
+    """Fetch the broker's jars into the cache once (again only when the pom changes).
+    ``pom``/``target``/``what``: another project of jars the same way (MirrorMaker 2)."""
+    target = target or libs_dir()
+    digest = hashlib.sha256(pom.read_bytes()).hexdigest()
     marker = target / ".complete"
     if marker.exists() and marker.read_text().strip() == digest:
         return target
@@ -89,14 +92,14 @@ def ensure_jars(quiet: bool = False) -> Path:
     target.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix="libs-", dir=target.parent))
     if not quiet:
-        print(f"fetching Kafka jars from Maven Central into {target} ...", flush=True)
+        print(f"fetching {what} jars from Maven Central into {target} ...", flush=True)
     result = subprocess.run(
         [
             mvn,
             "-q",
             "-B",
             "-f",
-            str(POM),
+            str(pom),
             "dependency:copy-dependencies",
             f"-DoutputDirectory={staging}",
             "-DincludeScope=runtime",
@@ -107,7 +110,7 @@ def ensure_jars(quiet: bool = False) -> Path:
     if result.returncode != 0:
         shutil.rmtree(staging, ignore_errors=True)
         tail = "\n".join((result.stdout + result.stderr).strip().splitlines()[-15:])
-        raise LocalKafkaError(f"mvn could not fetch the Kafka jars:\n{tail}")
+        raise LocalKafkaError(f"mvn could not fetch the {what} jars:\n{tail}")
     (staging / ".complete").write_text(digest + "\n")
     if target.exists():
         shutil.rmtree(target)
