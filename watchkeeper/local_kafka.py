@@ -9,12 +9,9 @@ after a deadline). When ``KAFKA_BOOTSTRAP_SERVERS`` is set, nothing is started.
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
-import os
 import re
 import shutil
-import signal
 import socket
 import subprocess
 import tempfile
@@ -24,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ._paths import REPO_ROOT, cache_dir
+from ._pidfile import PidFileProcess
 from .settings import env_int, env_str
 
 POM = REPO_ROOT / "deploy" / "kafka" / "pom.xml"
@@ -135,7 +133,7 @@ def new_cluster_id() -> str:
 
 
 @dataclass
-class LocalKafka:
+class LocalKafka(PidFileProcess):
     """One broker+controller JVM whose files all live under ``home``: on its own, or one
     node of a :class:`~watchkeeper.local_cluster.LocalCluster` (``node_id``, ``voters``,
     ``cluster_id`` and the cluster's ``template``)."""
@@ -173,6 +171,12 @@ class LocalKafka:
     @property
     def log_file(self) -> Path:
         return self.home / "logs" / "server.log"
+
+    def marks(self) -> tuple[bytes, ...]:
+        return b"kafka.Kafka", str(self.home).encode()
+
+    def log_paths(self) -> tuple[Path, ...]:
+        return self.log_file, self.home / "kafka.out"
 
     def _write_config(self) -> Path:
         config = self.template.read_text().format(
@@ -214,22 +218,6 @@ class LocalKafka:
             "-cp",
             str(libs_dir() / "*"),
         ]
-
-    def running_pid(self) -> int | None:
-        """The broker's pid if the pid file names a live broker of this home."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            try:
-                os.kill(pid, 0)
-            except OSError:
-                return None
-            return pid
-        return pid if b"kafka.Kafka" in cmdline and str(self.home).encode() in cmdline else None
 
     def reachable(self, timeout: float = 3.0) -> bool:
         from confluent_kafka.admin import AdminClient
@@ -302,67 +290,10 @@ class LocalKafka:
                 self.pid_file.unlink(missing_ok=True)
                 raise LocalKafkaError(
                     f"Kafka exited with code {process.returncode} while starting; "
-                    f"last lines of {self.log_file}:\n{self._log_tail()}"
+                    f"last lines of {self.log_file}:\n{self.log_tail()}"
                 )
             if self.reachable(timeout=2.0):
                 return
             time.sleep(0.3)
         self.down()
-        raise LocalKafkaError(f"Kafka did not answer within {timeout:.0f} s:\n{self._log_tail()}")
-
-    def kill(self) -> bool:
-        """SIGKILL, as a crashed machine would: no clean shutdown, nothing flushed. Return
-        True if a broker was running."""
-        pid = self.running_pid()
-        if pid is None:
-            return False
-        self._signal_and_wait(pid, signal.SIGKILL, timeout=None)
-        self.pid_file.unlink(missing_ok=True)
-        return True
-
-    def _log_tail(self, lines: int = 20) -> str:
-        for path in (self.log_file, self.home / "kafka.out"):
-            with contextlib.suppress(OSError):
-                text = path.read_text(errors="replace").strip()
-                if text:
-                    return "\n".join(text.splitlines()[-lines:])
-        return "(no log output)"
-
-    def down(self, timeout: float = 30.0) -> bool:
-        """Stop the broker if it runs. Return True if one was stopped."""
-        pid = self.running_pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        if not self._signal_and_wait(pid, signal.SIGTERM, timeout):
-            self._signal_and_wait(pid, signal.SIGKILL, timeout=None)
-        self.pid_file.unlink(missing_ok=True)
-        return True
-
-    def _signal_and_wait(self, pid: int, sig: int, timeout: float | None) -> bool:
-        """Send ``sig``; wait until the process is gone (or ``timeout``): True if gone."""
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, sig)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while self._alive(pid):
-            if deadline is not None and time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-        return True
-
-    @staticmethod
-    def _alive(pid: int) -> bool:
-        # A child we started ourselves stays a zombie until reaped; reap it if it is ours.
-        with contextlib.suppress(ChildProcessError):
-            done, _ = os.waitpid(pid, os.WNOHANG)
-            if done == pid:
-                return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        try:
-            state = Path(f"/proc/{pid}/stat").read_text().split()[2]
-        except OSError:
-            return True
-        return state != "Z"
+        raise LocalKafkaError(f"Kafka did not answer within {timeout:.0f} s:\n{self.log_tail()}")

@@ -11,15 +11,14 @@ dedicated mode without ``dedicated.mode.enable.internal.rest`` it has no REST se
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from .._paths import REPO_ROOT, cache_dir
+from .._pidfile import PidFileProcess
 from ..local_kafka import LocalKafka, LocalKafkaError, ensure_jars, java_binary
 from .properties import mm2_properties
 
@@ -40,7 +39,7 @@ def ensure_mirror_jars(quiet: bool = False) -> Path:
 
 
 @dataclass
-class Mirror:
+class Mirror(PidFileProcess):
     """MirrorMaker 2 copying ``prefix``'s topics and consumer groups from ``source``
     (alias a) to ``target`` (alias b); its files live under ``home``."""
 
@@ -76,20 +75,11 @@ class Mirror:
     def config_file(self) -> Path:
         return self.home / "mm2.properties"
 
-    def running_pid(self) -> int | None:
-        """The JVM's pid if the pid file names a live MirrorMaker of this home."""
-        try:
-            pid = int(self.pid_file.read_text().strip())
-        except (OSError, ValueError):
-            return None
-        try:
-            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
-        except OSError:
-            return None
-        if not LocalKafka._alive(pid):
-            return None
-        ours = MAIN_CLASS.encode() in cmdline and str(self.config_file).encode() in cmdline
-        return pid if ours else None
+    def marks(self) -> tuple[bytes, ...]:
+        return MAIN_CLASS.encode(), str(self.config_file).encode()
+
+    def log_paths(self) -> tuple[Path, ...]:
+        return self.log_file, self.home / "mirror.out"
 
     def up(self, timeout: float = 180.0) -> int:
         """Start MirrorMaker unless it runs; wait until its replicating task has started.
@@ -160,43 +150,3 @@ class Mirror:
                 return f.read().decode(errors="replace")
         except OSError:
             return ""
-
-    def log_tail(self, lines: int = 20) -> str:
-        for path in (self.log_file, self.home / "mirror.out"):
-            with contextlib.suppress(OSError):
-                text = path.read_text(errors="replace").strip()
-                if text:
-                    return "\n".join(text.splitlines()[-lines:])
-        return "(no log output)"
-
-    def down(self, timeout: float = 30.0) -> bool:
-        """Stop MirrorMaker if it runs (SIGTERM, SIGKILL after ``timeout``): True if it ran."""
-        pid = self.running_pid()
-        if pid is None:
-            self.pid_file.unlink(missing_ok=True)
-            return False
-        if not _signal_and_wait(pid, signal.SIGTERM, timeout):
-            _signal_and_wait(pid, signal.SIGKILL, None)
-        self.pid_file.unlink(missing_ok=True)
-        return True
-
-    def kill(self) -> bool:
-        """SIGKILL, as a crash would: MM2 re-sends from its last committed source offsets
-        when started again (at-least-once). True if one was running."""
-        pid = self.running_pid()
-        if pid is None:
-            return False
-        _signal_and_wait(pid, signal.SIGKILL, None)
-        self.pid_file.unlink(missing_ok=True)
-        return True
-
-
-def _signal_and_wait(pid: int, sig: int, timeout: float | None) -> bool:
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, sig)
-    deadline = None if timeout is None else time.monotonic() + timeout
-    while LocalKafka._alive(pid):
-        if deadline is not None and time.monotonic() > deadline:
-            return False
-        time.sleep(0.05)
-    return True
