@@ -19,10 +19,11 @@ import logging
 import sys
 from importlib import metadata
 
+from .. import clusters
 from ..kit.spec import ServiceSpec, Setting
 from ..settings import ConfigError, env_str
 from ..yamlconf import ConfigFileError
-from . import follow, logs
+from . import logs
 
 EXIT_CONFIG = 2
 # What `watchkeeper[services]` adds to the SDK's install (pyproject.toml).
@@ -177,8 +178,13 @@ def run(spec: ServiceSpec) -> int:
 def _run(spec: ServiceSpec) -> int:
     try:
         engine = engine_of(spec)
-        # Several clusters: join the one the services run on, before reading the settings.
-        follower = follow.follower(spec.name)
+        follower = None
+        if clusters.configured():
+            # Several clusters: join the one the services run on, before reading the
+            # settings. (A Kafka client: loaded only then, not for a bad setting.)
+            from . import follow
+
+            follower = follow.follower(spec.name)
     except ConfigError as exc:
         return config_error(spec, exc)
     config = load_config(spec)
