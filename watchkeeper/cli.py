@@ -13,6 +13,7 @@ watchkeeper gate validate|staging|rollout|watch ...
 watchkeeper review list|answer REVIEW_ID --label L
 watchkeeper failover status|promote CLUSTER
 watchkeeper backup OUT.wkb | backup inspect IN.wkb | restore IN.wkb [--at T] [--force]
+watchkeeper drill [failover|restore] [--json PATH] [--rto-target S] [--rpo-target S]
 """
 
 from __future__ import annotations
@@ -164,6 +165,12 @@ def build_parser() -> argparse.ArgumentParser:
     mirror = sub.add_parser("mirror", help="MirrorMaker 2 from cluster a to cluster b")
     mirror_cli.add_arguments(mirror)
     mirror.set_defaults(func=mirror_cli.main)
+
+    from . import drill_cli
+
+    drill = sub.add_parser("drill", help="disaster-recovery drills: measure RTO and RPO")
+    drill_cli.add_arguments(drill)
+    drill.set_defaults(func=drill_cli.main)
     return parser
 
 
