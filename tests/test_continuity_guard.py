@@ -356,3 +356,9 @@ def test_self_referential_features_still_get_an_answer():
     assert cache.unkeyable == 1
     pending = Guard(broken, model="m-loop-2", cache=cache, human=human)({"x": looped})
     assert isinstance(pending, Pending) and "[...]" in published[0][1]["features"]
+
+
+def test_an_emitting_guard_without_a_version_is_refused_at_construction():
+    # Every event names its version: a guard that could never emit one says so at once.
+    with pytest.raises(ValueError, match="version is required"):
+        Guard(lambda f: f, model="fraud", emitter=object())

@@ -5,12 +5,20 @@ line, feedback with the prediction's event_id."""
 from __future__ import annotations
 
 import json
+import threading
 
 import pytest
 
 from watchkeeper.cli import main as cli_main
 from watchkeeper.codec import Codec
-from watchkeeper.continuity import Breaker, Guard, HumanReview, Pending, ResultCache
+from watchkeeper.continuity import (
+    Breaker,
+    DeadlinePool,
+    Guard,
+    HumanReview,
+    Pending,
+    ResultCache,
+)
 from watchkeeper.continuity._review_topic import read_reviews
 from watchkeeper.runtime import compacted
 from watchkeeper.sdk import Emitter
@@ -174,3 +182,81 @@ def test_review_list_skips_hostile_records(
     captured = capsys.readouterr()
     assert good.review_id in captured.out
     assert "2 unreadable record(s)" in captured.err
+
+
+def test_breaker_opens_and_closes_and_a_hung_primary_meets_the_deadline(kafka_settings, prefix):
+    """On a real broker, one guard through its states: a primary that hangs past the
+    deadline is answered by the fallback while it still hangs; failures open the breaker,
+    which then spares the primary; after the cooldown two good probes close it. Every call's
+    event says which path answered, read back to the end offsets."""
+    now = [0.0]
+    mode = {"primary": "hang"}
+    release = threading.Event()
+    calls = {"primary": 0, "returned": 0}
+
+    def flaky(features):
+        calls["primary"] += 1
+        try:
+            if mode["primary"] == "hang":
+                release.wait(30)
+                return "late"
+            if mode["primary"] == "fail":
+                raise ConnectionError("model server down")
+            return "legit"
+        finally:
+            calls["returned"] += 1
+
+    emitter = Emitter(kafka_settings, prefix=prefix, client_id="it-guard-breaker")
+    pool = DeadlinePool(workers=2, name="it-guard")
+    breaker = Breaker(
+        window=10, min_calls=4, failure_rate=0.5, cooldown_s=30, half_open_calls=2,
+        clock=lambda: now[0],
+    )  # fmt: skip
+    guard = Guard(
+        flaky,
+        model="fraud-breaker",
+        version="1",
+        fallbacks=[lambda features: "simple"],
+        breaker=breaker,
+        deadline_s=0.2,
+        pool=pool,
+        emitter=emitter,
+        clock=lambda: now[0],
+        describe=lambda label: {"label": label},
+    )
+    try:
+        # The deadline: answered by the fallback while the primary is still inside its call.
+        assert guard({"amount": 1.0}) == "simple"
+        assert calls == {"primary": 1, "returned": 0}
+        release.set()
+        mode["primary"] = "fail"
+        answers = [guard({"amount": 2.0}) for _ in range(3)]
+        assert answers == ["simple"] * 3 and breaker.state == "open"
+        spared = calls["primary"]
+        assert [guard({"amount": 3.0}) for _ in range(2)] == ["simple", "simple"]
+        assert calls["primary"] == spared  # open: the primary is not called at all
+        now[0] = 31.0  # the cooldown is over: two probes, both fine, close it
+        mode["primary"] = "ok"
+        assert [guard({"amount": 4.0}) for _ in range(2)] == ["legit", "legit"]
+        assert breaker.state == "closed"
+        assert guard({"amount": 5.0}) == "legit"
+    finally:
+        release.set()
+        pool.close()
+        assert emitter.close(30) == 0
+
+    events = read_all(kafka_settings, prefix + "predictions", "PredictionEvent")
+    assert [(e["fallback_used"], e["prediction_label"]) for e in events] == [
+        (True, "simple"),  # deadline
+        (True, "simple"),
+        (True, "simple"),
+        (True, "simple"),  # the fourth call's failure opened it
+        (True, "simple"),  # refused by the open breaker
+        (True, "simple"),
+        (False, "legit"),  # half-open probes
+        (False, "legit"),
+        (False, "legit"),  # closed again
+    ]
+    assert events[0]["error_type"].startswith("fallback:DeadlineExceeded")
+    assert events[4]["error_type"].startswith("fallback:BreakerOpen")
+    assert guard.outcomes["rejected_open"] == 2

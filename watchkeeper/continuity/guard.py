@@ -99,6 +99,9 @@ class _Core:
             raise TypeError(f"primary must be callable, got {primary!r}")
         if not isinstance(model, str) or not model:
             raise ValueError("model must be a non-empty string")
+        if emitter is not None and not (isinstance(version, str) and version):
+            # Every prediction event names its version: without one each emit would fail.
+            raise ValueError("version is required when an emitter is given")
         if deadline_s is not None and not deadline_s > 0:
             raise ValueError(f"deadline_s must be > 0 or None, got {deadline_s!r}")
         self.primary = primary
