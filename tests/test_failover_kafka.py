@@ -157,7 +157,7 @@ def test_sdk_fails_over_to_b_and_back_losing_nothing(clusters: Pair) -> None:
     assert sdk.failover.switches == 2
     print(
         f"\nswitch {switch_s:.1f} s after a's death; reclaimed {sdk.failover.reclaimed}, "
-        f"in flight {sdk.failover.maybe_duplicated}, duplicates {duplicates}; "
+        f"maybe duplicated {sdk.failover.maybe_duplicated}, duplicates {duplicates}; "
         f"a {len(on_a)}, b {len(on_b)}"
     )
 

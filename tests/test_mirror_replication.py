@@ -155,6 +155,10 @@ def test_only_committed_transactions_are_copied(clusters, mirror) -> None:
         producer.begin_transaction()
         for i in range(10):
             producer.produce(topic, key=b"k", value=f"t{n}-{i}".encode(), partition=0)
+        # Written before it ends: librdkafka can send EndTxn for an abort before the
+        # partition was added to the transaction, and the broker answers INVALID_TXN_STATE
+        # (fatal; confluentinc/librdkafka#4849).
+        assert producer.flush(30) == 0
         (producer.commit_transaction if commit else producer.abort_transaction)(30)
     lags = wait_caught_up(a.bootstrap, b.bootstrap, {topic: 1}, timeout=90)
     # Markers and the aborted records are on a's offsets, never on b: the lag is still 0.

@@ -7,9 +7,12 @@ the switch itself. Runs only when the emitter is given more than one cluster.
   once. The emit path pays one attribute read (``_hold``) and nothing else.
 * A switch holds new events in the backlog (bounded as always), points the emitter at the
   next producer, purges the old one and re-sends what comes back through its delivery
-  reports (``_PURGE_QUEUE``: never sent; ``_PURGE_INFLIGHT``: sent, never acknowledged, so
-  maybe written: those may arrive twice, the ``event_id`` tells the copies apart) ahead of
-  the backlog, then lets the backlog go on. What the old producer held is at most its
+  reports (``_PURGE_QUEUE``, ``_PURGE_INFLIGHT``) ahead of the backlog, then lets the
+  backlog go on. An in-flight one was sent and never acknowledged, so maybe written; so
+  may a queued one be when the old cluster was unreachable: librdkafka puts a request
+  whose connection broke back in the queue for a retry, and the Python client does not
+  say which (no ``rd_kafka_message_status``). Those may arrive twice; the ``event_id``
+  tells the copies apart. What the old producer held is at most its
   window, which is also the new producer's queue size: it fits.
 * Failing back first flushes the active (secondary) producer for a few seconds, so that
   little is in flight when it is purged.
@@ -59,9 +62,10 @@ class Failover:
         self._clock = clock
         self.switches = 0
         self.reclaimed = 0  # events purged from a producer and sent again on the next
-        self.maybe_duplicated = 0  # of those, the ones that were in flight (maybe written)
+        self.maybe_duplicated = 0  # of those, the ones that may have been written already
         self.last_switch_s: float | None = None  # clock time of the last switch
         self._collecting: int | None = None  # the producer whose purged events we keep
+        self._left_unreachable = False  # its cluster was down: queued ones may be retries
         self._returned: list[Item] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="wk-failover", daemon=True)
@@ -92,7 +96,7 @@ class Failover:
         if index != self._collecting or err.code() not in PURGED:
             return False
         self._returned.append((msg.topic(), msg.key(), msg.value()))
-        if err.code() == KafkaError._PURGE_INFLIGHT:
+        if err.code() == KafkaError._PURGE_INFLIGHT or self._left_unreachable:
             self.maybe_duplicated += 1
         return True
 
@@ -139,6 +143,7 @@ class Failover:
         try:
             if target == 0 and down == 0:  # failing back from a healthy secondary
                 old.flush(FAILBACK_FLUSH_S)
+            self._left_unreachable = down > 0
             self._collecting = source
             emitter._producer = new
             self.policy.switched(target)
