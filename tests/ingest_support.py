@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import time
+
 import httpx
+from confluent_kafka import KafkaError, KafkaException
 
 from watchkeeper.codec import Codec
 from watchkeeper.devstack._offsets import read_to_end
@@ -31,8 +34,22 @@ def client(url: str, token: str | None = ALL, timeout: float = 30.0) -> httpx.Cl
 
 
 def on_topic(settings: KafkaSettings, prefix: str, topic: str) -> list[tuple[bytes, dict]]:
-    """Every record of the topic, to its end offsets: (key, decoded event)."""
-    return [
-        (m.key(), CODEC.decode_as(SCHEMAS[topic], m.value()))
-        for m in read_to_end(settings, prefix + topic)
-    ]
+    """Every record of the topic, to its end offsets: (key, decoded event). A partition of a
+    topic created a moment ago may have no leader yet (NOT_LEADER_FOR_PARTITION from the
+    offsets request, seen on the session broker): asked again, for a bounded time."""
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            messages = read_to_end(settings, prefix + topic)
+            break
+        except KafkaException as exc:
+            error = exc.args[0] if exc.args else None
+            if not isinstance(error, KafkaError) or error.code() not in _NOT_YET:
+                raise
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)  # a retry's pause, not a wait for something to happen
+    return [(m.key(), CODEC.decode_as(SCHEMAS[topic], m.value())) for m in messages]
+
+
+_NOT_YET = {KafkaError.NOT_LEADER_FOR_PARTITION, KafkaError.LEADER_NOT_AVAILABLE}

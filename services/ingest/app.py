@@ -49,7 +49,10 @@ class Ingest:
         metrics.INFLIGHT_BYTES.set_function(lambda: self.inflight.bytes)
 
     def app(self) -> web.Application:
-        count = lambda endpoint, status: metrics.REQUESTS.labels(str(status)).inc()  # noqa: E731
+        def count(endpoint: str, status: int) -> None:
+            if endpoint not in ("/metrics", "/healthz"):  # scrapes would drown the callers
+                metrics.REQUESTS.labels(str(status)).inc()
+
         app = web.Application(
             client_max_size=self.config.max_body,
             middlewares=[error_middleware(self.config.max_body, count)],
@@ -74,10 +77,38 @@ class Ingest:
             metrics.LATENCY.observe(time.monotonic() - started)
 
     async def _post(self, request: web.Request, started: float) -> web.Response:
+        batch = await self._admit(request)
+        if isinstance(batch, web.Response):
+            return batch
+        outcomes: list[Accepted | Rejected] = [
+            self.check(i, item, batch.topic) for i, item in enumerate(batch.events)
+        ]
+        failed: dict[int, str] = {}
+        accepted = [o for o in outcomes if isinstance(o, Accepted)]
+        if accepted:
+            written = await self._write(accepted, started)
+            if isinstance(written, web.Response):
+                return written
+            refused, failed = written
+            outcomes = [refused.get(o.index, o) for o in outcomes]
+        for outcome in outcomes:
+            if isinstance(outcome, Rejected):
+                topic = topic_of(batch.events[outcome.index], batch.topic)
+                metrics.REJECTED.labels(topic if topic in TOPICS else "unknown", outcome.code).inc()
+        status, answer = summarize(outcomes, failed)
+        if status == 503:
+            metrics.THROTTLED.labels("not_acknowledged").inc()
+            log.warning("events not acknowledged", extra={"failed": answer["failed"]})
+            return web.json_response(answer, status=503, headers=self._after())
+        return web.json_response(answer, status=status)
+
+    async def _admit(self, request: web.Request) -> bodies.Batch | web.Response:
+        """The batch, once the caller, the body and the scopes pass; else the refusal."""
         config = self.config
-        token = config.tokens.authenticate(_bearer(request)) if _bearer(request) else None
+        presented = _bearer(request)
+        token = config.tokens.authenticate(presented) if presented else None
         if token is None:
-            why = "the token is not valid" if _bearer(request) else "a bearer token is required"
+            why = "the token is not valid" if presented else "a bearer token is required"
             return error_response(401, why)
         if self.sink is None:
             return self._retry(503, "starting: Kafka is not ready yet", "starting")
@@ -102,40 +133,30 @@ class Ingest:
         if lacking:
             what = ", ".join(repr(s) for s in lacking)
             return error_response(403, f"this token lacks the {what} scope")
-        outcomes: list[Accepted | Rejected] = [
-            self.check(i, item, batch.topic) for i, item in enumerate(batch.events)
-        ]
-        accepted = [o for o in outcomes if isinstance(o, Accepted)]
-        failed: dict[int, str] = {}
-        if accepted:
-            size = sum(len(a.value) for a in accepted)
-            if not self.inflight.take(len(accepted), size):
-                return self._retry(
-                    429,
-                    f"{self.inflight.events} events ({self.inflight.bytes} bytes) wait for "
-                    f"Kafka; the bound is {config.max_inflight_events} events "
-                    f"({config.max_inflight_bytes} bytes): retry later",
-                    "inflight_full",
-                )
-            refused, delivery = self.sink.send(accepted, asyncio.get_running_loop())
-            left = config.deadline_s - (time.monotonic() - started)
-            try:
-                failed = await asyncio.wait_for(asyncio.shield(delivery.future), max(0.0, left))
-            except TimeoutError:
-                failed = delivery.unanswered()
-            if refused:
-                by_index = {r.index: r for r in refused}
-                outcomes = [by_index.get(o.index, o) for o in outcomes]
-        for outcome in outcomes:
-            if isinstance(outcome, Rejected):
-                topic = topic_of(batch.events[outcome.index], batch.topic)
-                metrics.REJECTED.labels(topic if topic in TOPICS else "unknown", outcome.code).inc()
-        status, answer = summarize(outcomes, failed)
-        if status == 503:
-            metrics.THROTTLED.labels("not_acknowledged").inc()
-            log.warning("events not acknowledged", extra={"failed": answer["failed"]})
-            return web.json_response(answer, status=503, headers=self._after())
-        return web.json_response(answer, status=status)
+        return batch
+
+    async def _write(
+        self, accepted: list[Accepted], started: float
+    ) -> tuple[dict[int, Rejected], dict[int, str]] | web.Response:
+        """Produce within the bound and wait for the broker up to the deadline: the items
+        librdkafka refused at once, and those not acknowledged (index -> why); or 429."""
+        config = self.config
+        assert self.sink is not None
+        if not self.inflight.take(len(accepted), sum(len(a.value) for a in accepted)):
+            return self._retry(
+                429,
+                f"{self.inflight.events} events ({self.inflight.bytes} bytes) wait for "
+                f"Kafka; the bound is {config.max_inflight_events} events "
+                f"({config.max_inflight_bytes} bytes): retry later",
+                "inflight_full",
+            )
+        refused, delivery = self.sink.send(accepted, asyncio.get_running_loop())
+        left = config.deadline_s - (time.monotonic() - started)
+        try:
+            failed = await asyncio.wait_for(asyncio.shield(delivery.future), max(0.0, left))
+        except TimeoutError:
+            failed = delivery.unanswered()
+        return {r.index: r for r in refused}, failed
 
     def _after(self) -> dict[str, str]:
         return {"Retry-After": str(self.config.retry_after_s)}
