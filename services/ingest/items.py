@@ -93,6 +93,7 @@ class Checker:
             value = self.codec.encode(TOPICS[topic], record)
         except ValueError as exc:
             field, reason = _split(str(exc))
+            field = field[:MAX_REASON] if field is not None else None  # a 1 MiB key, say
             return Rejected(index, field, reason[:MAX_REASON], _code(reason))
         # The codec checked model is a non-empty string: the key the SDK uses.
         return Accepted(index, topic, record["model"].encode(), value, record["event_id"])
