@@ -205,7 +205,7 @@ def test_kill_9_after_200_keeps_every_acknowledged_event(kafka_settings, prefix,
         with client(again.url) as http:
             assert http.post("/v1/events", json=batch(run, 300, 10)).status_code == 200
     finally:
-        again.stop()
+        assert again.stop() == 0  # SIGTERM: answered, flushed, a clean exit
     assert len(on_topic(kafka_settings, prefix, "predictions")) == 310
 
 
@@ -231,3 +231,33 @@ def test_an_event_over_message_max_bytes_is_refused_alone(kafka_settings, prefix
         service.stop()
     ids = sorted(e["event_id"] for _, e in on_topic(kafka_settings, prefix, "predictions"))
     assert ids == [f"{run}-0", f"{run}-2"]
+
+
+def test_kafka_unreachable_at_start_up_answers_503_then_exits_1(tmp_path) -> None:
+    """Nothing listens at the bootstrap address: /healthz says starting, a POST gets 503
+    with Retry-After (not a hang, not a 200), and after WK_STARTUP_TIMEOUT_S the process
+    exits 1 for its supervisor to start again."""
+    service = ServiceProcess(
+        "services.ingest",
+        {
+            "KAFKA_BOOTSTRAP_SERVERS": f"127.0.0.1:{free_port()}",
+            "WK_TOPIC_PREFIX": "never.",
+            "WK_INGEST_API_TOKENS": TOKENS,
+            "WK_STARTUP_TIMEOUT_S": "8",
+        },
+        tmp_path / "ingest.log",
+    )
+    try:
+        status, health = wait_for(
+            lambda: service.process.poll() is None and service.health(), timeout=30,
+            what="/healthz answering",
+        )  # fmt: skip
+        assert (status, health["status"]) == (503, "starting")
+        with client(service.url) as http:
+            response = http.post("/v1/events", json=batch("x", 0, 1))
+        assert response.status_code == 503 and response.headers["Retry-After"] == "1"
+        assert response.json() == {"error": "starting: Kafka is not ready yet"}
+        assert service.process.wait(timeout=60) == 1
+    finally:
+        service.stop()
+    assert "cannot reach Kafka" in service.logs()
