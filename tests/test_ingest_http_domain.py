@@ -51,6 +51,7 @@ def test_each_item_on_its_own() -> None:
         1, "topic", "unknown topic \"['x']\"; use predictions, feedback, telemetry",
         "unknown_topic",
     )  # fmt: skip
+    assert isinstance(CHECK(1, {**good, "topic": None}, "predictions"), Accepted)
     telemetry = CHECK(2, {"host": "h", "model": "m", "version": "1"}, "telemetry")
     assert isinstance(telemetry, Accepted) and telemetry.key == b"m"
     long = CHECK(3, {**good, "latency_ms": "x" * 10_000}, "predictions")

@@ -51,8 +51,9 @@ class Rejected:
 
 
 def topic_of(item: Any, default: str | None) -> str | None:
-    """The topic an item goes to (its own ``"topic"`` wins), None when it names none."""
-    if isinstance(item, dict) and "topic" in item:
+    """The topic an item goes to (its own ``"topic"`` wins; null is as absent), None when
+    it names none."""
+    if isinstance(item, dict) and item.get("topic") is not None:
         return item["topic"] if isinstance(item["topic"], str) else repr(item["topic"])
     return default
 
