@@ -33,6 +33,8 @@ WIRING = {
     "retrain.app",
     "retrain.feeds",
     "replication.app",
+    "ingest.app",
+    "ingest.sink",
     "quality.gateview",
     "drift.reference_store",
     "drift.reference_cli",
@@ -164,6 +166,7 @@ BAD_ENV = {
     "rollout": "WK_ROLLOUT_MAX_BODY_BYTES",
     "retrain": "WK_RETRAIN_MAX_BODY_BYTES",
     "replication": "WK_REPLICATION_POLL_S",
+    "ingest": "WK_INGEST_MAX_EVENTS",
 }
 
 
