@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pyarrow.parquet as pq
+
 from ..clients.dataset_hash import file_digest
 from ..tiering.layout import Part
 from ..tiering.store import Store
@@ -83,13 +85,11 @@ def write(
             "ORDER BY _partition, _offset) "
             f"TO {query._literal(str(temporary))} (FORMAT parquet, COMPRESSION zstd)"
         )
-        rows = connection.sql(
-            f"SELECT count(*) FROM read_parquet({query._literal(str(temporary))})"
-        ).fetchone()[0]
     except query.duckdb.Error as exc:
         raise BadInput(str(exc)) from None
     finally:
         connection.close()
+    rows = pq.read_metadata(temporary).num_rows
     temporary.replace(out)
     tiers = sorted({p.tier for p in parts})
     return Cut(out, file_digest(out), int(rows), parts,
