@@ -187,3 +187,12 @@ def test_a_root_with_no_parts_and_a_dry_run(tmp_path, capsys) -> None:
     assert main(["replay", "--root", str(tmp_path / "t"), "--topic", "predictions",
                  f"--since={START}", f"--until={START + HOUR_MS}", "--dry-run"]) == 0  # fmt: skip
     assert f'"events": {len(expected(ROWS, START, START + HOUR_MS))}' in capsys.readouterr().out
+
+
+def test_the_benchmark_measures_a_replay_it_checked(kafka_settings, prefix, tmp_path) -> None:
+    from loadtest.data_replay import measure
+
+    figures = measure(kafka_settings, prefix, tmp_path, events=3_000)
+    assert figures["replay_events"] == 3_000  # measure read them back to the end offsets
+    assert figures["replay_events_per_s"] > 0 and figures["query_aggregate_s"] > 0
+    assert figures["bytes_per_event_archive_parts"] < figures["bytes_per_event_cold_parts"]

@@ -149,7 +149,7 @@ class Replayer:
             raise BadInput(f"--into {target!r}: no such topic on {self.settings.bootstrap_servers}")
         return len(metadata.partitions)
 
-    def _records(self, chunk, destination: int | None) -> list[tuple[Any, ...]]:
+    def _records(self, chunk) -> list[tuple[Any, ...]]:
         rtype = self.request.record_type
         return [
             (self.codec.encode(rtype, event), coords.key, coords.timestamp_ms, coords.offset)
@@ -157,7 +157,7 @@ class Replayer:
         ]
 
     def _send(self, chunk, point: Checkpoint, destination: int | None, summary: Summary):
-        records = self._records(chunk, destination)
+        records = self._records(chunk)
         partition = int(chunk.column("_partition")[0].as_py())
         advanced = point.advanced({partition: records[-1][3]}, len(records))
         self._transaction(records, advanced, destination)
@@ -168,20 +168,30 @@ class Replayer:
         self, records: list[tuple[Any, ...]], point: Checkpoint, destination: int | None = None
     ) -> None:
         """Send ``records`` and ``point`` in one transaction; an abortable failure is
-        retried whole (nothing of an aborted transaction is ever read)."""
+        retried whole (nothing of an aborted transaction is ever read), a retriable commit
+        (a timeout) committed again; a fatal one (fenced) raised."""
         for attempt in range(5):
             self.producer.begin_transaction()
             try:
                 self._produce_all(records, destination)
                 self._produce(self.request.state_topic, point.encode(),
                               self.request.rid.key().encode())  # fmt: skip
-                self.producer.commit_transaction(self.timeout_s)
+                self._commit()
                 return
             except KafkaException as exc:
                 error = exc.args[0]
                 if not error.txn_requires_abort() or attempt == 4:
                     raise
                 self.producer.abort_transaction(self.timeout_s)
+
+    def _commit(self) -> None:
+        for attempt in range(5):
+            try:
+                self.producer.commit_transaction(self.timeout_s)
+                return
+            except KafkaException as exc:
+                if not exc.args[0].retriable() or attempt == 4:
+                    raise
 
     def _produce_all(self, records: list[tuple[Any, ...]], destination: int | None) -> None:
         headers = [(HEADER, self.request.rid.key().encode())]
@@ -203,7 +213,7 @@ class Replayer:
     def _hold(self, chunk, destination: int | None) -> None:
         self.producer.begin_transaction()
         if chunk.num_rows:
-            self._produce_all(self._records(chunk, destination), destination)
+            self._produce_all(self._records(chunk), destination)
         left = self.producer.flush(self.timeout_s)
         print(f"replay: {chunk.num_rows} records sent, {left} undelivered", file=sys.stderr)
         print("replay: holding an open transaction (fault injection)", file=sys.stderr,
