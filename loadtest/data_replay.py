@@ -38,7 +38,7 @@ def _events(codec: Codec, count: int, start_ms: int, span_ms: int):
     offsets = [0] * PARTITIONS
     for i in range(count):
         model = MODELS[i % len(MODELS)]
-        partition = (MODELS.index(model) + i) % PARTITIONS
+        partition = (MODELS.index(model) * 3 + i // len(MODELS)) % PARTITIONS
         stamp = start_ms + i * span_ms // count
         event = {
             "event_id": f"bench-{i:08d}", "event_time_ms": stamp, "model": model,

@@ -196,3 +196,16 @@ def test_the_benchmark_measures_a_replay_it_checked(kafka_settings, prefix, tmp_
     assert figures["replay_events"] == 3_000  # measure read them back to the end offsets
     assert figures["replay_events_per_s"] > 0 and figures["query_aggregate_s"] > 0
     assert figures["bytes_per_event_archive_parts"] < figures["bytes_per_event_cold_parts"]
+
+
+def test_a_dry_run_over_an_fsspec_root_counts_the_readable_rows(capsys) -> None:
+    store = Store.open("memory://wk-replay-dry-run")
+    cold = write_cold(store, ROWS)
+    compact(store, cold[:5], delete=False)
+    window = [f"--since={START}", f"--until={START + 3 * HOUR_MS}", "--dry-run"]
+    base = ["replay", "--root", store.url, "--topic", "predictions", *window]
+    assert main([*base, "--from", "cold"]) == 0
+    assert f'"events": {len(ROWS)}' in capsys.readouterr().out  # cold only: every cold part
+    assert main([*base, "--from", "archive"]) == 0
+    archived = sum(store.read(p).num_rows for p in cold[:5])
+    assert f'"events": {archived}' in capsys.readouterr().out

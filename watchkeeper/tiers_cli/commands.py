@@ -147,8 +147,9 @@ def _replay(args: argparse.Namespace) -> int:
     with tqdm(unit="ev", desc="replay", file=sys.stderr, disable=None) as bar:
         try:
             summary = Replayer(KafkaSettings.from_env(), request).run(progress=bar.update)
-        except KafkaException as exc:
-            print(f"error: Kafka: {exc}", file=sys.stderr)
+        except (KafkaException, TimeoutError) as exc:
+            print(f"error: Kafka: {exc} (the checkpoints live on {request.state_topic}: "
+                  "`watchkeeper topics apply` creates it)", file=sys.stderr)  # fmt: skip
             return 1
     if summary.already_done:
         print(f"replay {summary.key} already finished (run {summary.run}, "
