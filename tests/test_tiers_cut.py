@@ -91,4 +91,8 @@ def test_a_cut_of_a_corrupt_part_or_an_empty_range_writes_nothing(tmp_path, caps
     assert cold[0] in capsys.readouterr().err
     assert main([*base, f"--since={START}", "--until=now", "--where", "nope > 1"]) == 2
     assert "nope" in capsys.readouterr().err
-    assert not out.exists()
+    evil = tmp_path / "evil.csv"
+    smuggled = f"1=1); COPY (SELECT 1) TO '{evil}'; SELECT (1"
+    assert main([*base, f"--since={START}", "--until=now", "--where", smuggled]) == 2
+    assert "one condition, not statements" in capsys.readouterr().err
+    assert not out.exists() and not evil.exists()

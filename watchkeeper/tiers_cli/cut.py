@@ -70,18 +70,21 @@ def write(
     if sql is None:
         raise BadInput(f"no readable part of {topic} between {since_ms} and {until_ms}")
     condition = f"_timestamp_ms >= {int(since_ms)} AND _timestamp_ms < {int(until_ms)}"
+    if where:
+        condition += f" AND ({where})"
+    # The rows are a view first: a condition that closes its parenthesis to smuggle in a
+    # statement of its own (COPY ... TO elsewhere) makes two statements, refused here.
+    rows_view = f"CREATE TEMP VIEW cut_rows AS SELECT * FROM ({sql}) WHERE {condition}"
     connection = query.connect(store, views=False, locked=False)
+    temporary = out.with_name(f".{out.name}.tmp")
     try:
-        if where:
-            check = f"SELECT 1 FROM ({sql}) WHERE ({where})"
-            statements = connection.extract_statements(check)
-            if len(statements) != 1 or statements[0].type not in query.ALLOWED:
-                raise BadInput(f"--where {where!r}: one condition, not statements")
-            condition += f" AND ({where})"
+        statements = connection.extract_statements(rows_view)
+        if len(statements) != 1 or statements[0].type != query.duckdb.StatementType.CREATE:
+            raise BadInput(f"--where {where!r}: one condition, not statements")
+        connection.execute(rows_view)
         out.parent.mkdir(parents=True, exist_ok=True)
-        temporary = out.with_name(f".{out.name}.tmp")
         connection.execute(
-            f"COPY (SELECT * EXCLUDE (topic, date, hour) FROM ({sql}) WHERE {condition} "
+            "COPY (SELECT * EXCLUDE (topic, date, hour) FROM cut_rows "
             "ORDER BY _partition, _offset) "
             f"TO {query._literal(str(temporary))} (FORMAT parquet, COMPRESSION zstd)"
         )

@@ -20,7 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from confluent_kafka import KafkaException, Producer
@@ -110,7 +110,7 @@ class Replayer:
             point = point.again()
             summary.run = point.run
         if not point.replay:
-            point = Checkpoint(run=point.run, replay=request.rid.describe())
+            point = replace(point, replay=request.rid.describe())
         summary.resumed_from = dict(point.positions)
         partitions = self._target_partitions(target)
         hold = int(os.environ.get(HOLD_ENV, "0") or 0)
