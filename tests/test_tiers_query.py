@@ -118,3 +118,22 @@ def test_a_corrupt_part_is_a_clear_error(tmp_path, capsys) -> None:
     (tmp_path / first).write_bytes(b"PAR1 this is not parquet")
     assert main(["query", "SELECT count(*) FROM predictions", "--root", str(tmp_path)]) == 2
     assert first.rsplit("/", 1)[-1] in capsys.readouterr().err
+
+
+def test_every_topic_present_gets_its_view(tmp_path) -> None:
+    from watchkeeper.codec import Codec
+    from watchkeeper.tiering.columns import Columns, Coordinates
+    from watchkeeper.tiering.layout import cold_path
+
+    store = Store.open(str(tmp_path))
+    write_cold(store, ROWS[:90])
+    codec = Codec()
+    for topic, record_type in (("feedback", "FeedbackEvent"), ("telemetry", "TelemetryEvent")):
+        examples = list(codec.registry.examples(record_type).values())
+        records = [codec.decode(codec.encode(record_type, e)).record for e in examples]
+        coords = [Coordinates(f"wk.{topic}", 0, i, START + i, None) for i in range(len(records))]
+        table = Columns.of(codec, record_type).table(coords, records)
+        store.write(cold_path(topic, START, 0, 0, len(records) - 1), table, level=3)
+        (row,) = query.run(store, f"SELECT count(*) AS n FROM {topic}").to_pylist()
+        assert row == {"n": len(records)}
+    assert query.topics(store) == ["feedback", "predictions", "telemetry"]
