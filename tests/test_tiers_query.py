@@ -137,3 +137,11 @@ def test_every_topic_present_gets_its_view(tmp_path) -> None:
         (row,) = query.run(store, f"SELECT count(*) AS n FROM {topic}").to_pylist()
         assert row == {"n": len(records)}
     assert query.topics(store) == ["feedback", "predictions", "telemetry"]
+
+
+def test_a_corrupt_archive_part_is_named(cut_short, capsys) -> None:
+    (archive, *_) = [p.path for p in cut_short.parts(tier="archive")]
+    with open(cut_short.location(archive), "r+b") as handle:
+        handle.truncate(100)  # a torn write: the footer is gone
+    assert main(["query", "SELECT count(*) FROM predictions", "--root", cut_short.url]) == 2
+    assert archive in capsys.readouterr().err

@@ -153,6 +153,14 @@ def test_a_corrupt_part_is_refused_before_anything_is_sent(tmp_path, env, kafka_
     assert set(settled_ends(kafka_settings, env + "predictions").values()) == {0}
 
 
+def test_a_corrupt_archive_part_is_refused_before_anything_is_sent(tmp_path, capsys) -> None:
+    store = Store.open(str(tmp_path))
+    (archive, *_) = compact(store, write_cold(store, ROWS))
+    (tmp_path / archive).write_bytes((tmp_path / archive).read_bytes()[:-40])
+    assert replay(str(tmp_path), "--dry-run") == 2
+    assert archive in capsys.readouterr().err
+
+
 def test_an_unknown_target_topic_is_refused(tmp_path, env, kafka_settings, capsys):
     write_cold(Store.open(str(tmp_path)), ROWS[:50])
     assert replay(str(tmp_path), "--into", env + "no-such-topic") == 2

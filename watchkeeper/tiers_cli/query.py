@@ -34,7 +34,7 @@ from pyarrow.fs import PyFileSystem
 
 from ..tiering.layout import ARCHIVE, COLD, Part
 from ..tiering.store import Store
-from .selection import BadInput
+from .selection import BadInput, check_parts
 
 ALLOWED = (duckdb.StatementType.SELECT, duckdb.StatementType.EXPLAIN)
 
@@ -106,6 +106,8 @@ def _fsspec_of(store: Store) -> Any:
 def run(store: Store, sql: str) -> pa.Table:
     """The answer of one read-only statement over the tiers; BadInput for anything else."""
     try:
+        for topic in topics(store):  # the readable set reads the archive parts' metadata
+            check_parts(store, store.parts(tier=ARCHIVE, topic=topic))
         connection = connect(store)
     except duckdb.Error as exc:  # a part DuckDB cannot read (its message names the file)
         raise BadInput(str(exc)) from None

@@ -65,13 +65,15 @@ def select(
     if not store.parts():
         raise BadInput(f"{store.url}: no cold or archive parts under this root")
     if tier == "all":
+        # The readable set reads every archive part's metadata: a broken one is named here.
+        check_parts(store, store.parts(tier=ARCHIVE, topic=topic))
         return store.readable(topic, since_ms, until_ms)
     return [p for p in store.parts(tier=tier, topic=topic) if p.overlaps(since_ms, until_ms)]
 
 
-def check_parts(store: Store, parts: list[Part], record_type: str) -> None:
+def check_parts(store: Store, parts: list[Part], record_type: str | None = None) -> None:
     """Read every part's footer; the first that does not read, or holds another event
-    type, refuses the whole request before anything is sent."""
+    type than ``record_type``, refuses the whole request before anything is sent."""
     for part in parts:
         where = store.location(part.path)
         try:
@@ -80,7 +82,7 @@ def check_parts(store: Store, parts: list[Part], record_type: str) -> None:
         except (OSError, pa.ArrowException) as exc:
             raise BadInput(f"{where}: not a readable Parquet file ({exc})") from None
         found = (metadata.metadata or {}).get(SCHEMA_KEY, b"").decode()
-        if found != record_type:
+        if record_type is not None and found != record_type:
             raise BadInput(f"{where}: holds {found or 'no'} events, not {record_type}")
 
 
