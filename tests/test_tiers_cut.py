@@ -96,3 +96,17 @@ def test_a_cut_of_a_corrupt_part_or_an_empty_range_writes_nothing(tmp_path, caps
     assert main([*base, f"--since={START}", "--until=now", "--where", smuggled]) == 2
     assert "one condition, not statements" in capsys.readouterr().err
     assert not out.exists() and not evil.exists()
+
+
+def test_an_unreachable_registry_leaves_the_file_and_exits_1(tmp_path, capsys) -> None:
+    from watchkeeper.ports import free_port
+
+    store = Store.open(str(tmp_path / "tiers"))
+    write_cold(store, ROWS[:120])
+    out = tmp_path / "cut.parquet"
+    argv = ["dataset", "cut", "--root", str(tmp_path / "tiers"), "--topic", "predictions",
+            f"--since={START}", "--until=now", "--out", str(out), "--name", "x",
+            "--version", "1", "--registry", f"http://127.0.0.1:{free_port()}"]  # fmt: skip
+    assert main(argv) == 1
+    assert "error: registry: 503" in capsys.readouterr().err
+    assert pq.read_metadata(out).num_rows == 120  # a re-run registers it
