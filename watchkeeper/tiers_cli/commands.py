@@ -129,7 +129,8 @@ def _replay(args: argparse.Namespace) -> int:
     target = args.into or live
     rid = ReplayId(store.url, spec.name, args.tier, since, until, target, args.where)
     print(f"replay {rid.key()}: {spec.name} [{iso(since)}, {iso(until)}) from {args.tier} "
-          f"({len(parts)} parts) into {target}", file=sys.stderr)  # fmt: skip
+          f"({len(parts)} parts) into {target}; the same replay again (to resume it): "
+          f"--since={since} --until={until}", file=sys.stderr)  # fmt: skip
     if target == live:
         print(f"note: {target} is the live topic: its consumers see these events again "
               "(they count, alert and aggregate them as new unless they dedup by event_id)",
