@@ -283,6 +283,13 @@ TOPICS: tuple[TopicSpec, ...] = (
         "each model's waiting triggers.",
     ),
     TopicSpec(
+        "replay-state",
+        1,
+        compacted=True,
+        doc="watchkeeper replay's checkpoints (JSON, key: the replay's id): the last offset "
+        "replayed per partition, committed in the same transaction as the records it covers.",
+    ),
+    TopicSpec(
         "incidents",
         1,
         compacted=True,

@@ -148,19 +148,37 @@ class Columns:
 
     def rows(self, table: pa.Table) -> Iterator[tuple[Coordinates, dict[str, Any]]]:
         """Each record of ``table`` back as (coordinates, event), in table order; fields
-        the file lacks (written by an older version) get their defaults."""
+        the file lacks (written by an older version) get their defaults. Columns a reader
+        added (Hive partitions and the like) are left out."""
         present = set(table.schema.names)
         missing = {k: v for k, v in self.defaults.items() if k not in present}
+        names = [n for n in table.schema.names if n in self._fields]
+        coordinates = [f.name for f in COORDINATES]
         for batch in table.to_batches():
-            for row in batch.to_pylist(maps_as_pydicts="strict"):
-                coordinates = Coordinates(
-                    row.pop("_topic"),
-                    row.pop("_partition"),
-                    row.pop("_offset"),
-                    row.pop("_timestamp_ms"),
-                    row.pop("_key"),
-                )
-                for name in [n for n in row if n not in self._fields]:
-                    row.pop(name)  # columns a reader added (Hive partitions and the like)
+            # Column by column: a few times faster than batch.to_pylist(maps_as_pydicts=...).
+            values = [_python(batch.column(n)) for n in names]
+            coords = [batch.column(n).to_pylist() for n in coordinates]
+            for i, where in enumerate(zip(*coords, strict=True)):
+                row = {n: column[i] for n, column in zip(names, values, strict=True)}
                 row.update(missing)
-                yield coordinates, row
+                yield Coordinates(*where), row
+
+
+def _python(column: pa.Array) -> list[Any]:
+    """A column as Python values, maps as dicts."""
+    kind = column.type
+    if pa.types.is_map(kind) and not _holds_map(kind.item_type):
+        return [None if v is None else dict(v) for v in column.to_pylist()]
+    if _holds_map(column.type):
+        return column.to_pylist(maps_as_pydicts="strict")
+    return column.to_pylist()
+
+
+def _holds_map(kind: pa.DataType) -> bool:
+    if pa.types.is_map(kind):
+        return True
+    if pa.types.is_struct(kind):
+        return any(_holds_map(kind.field(i).type) for i in range(kind.num_fields))
+    if pa.types.is_list(kind) or pa.types.is_large_list(kind):
+        return _holds_map(kind.value_type)
+    return False
