@@ -1,0 +1,259 @@
+"""watchkeeper ingest against the real broker: every format read back exactly, bad rows in
+the dead-letter topic, a re-ingest that adds nothing, refused files that send nothing,
+and the gate stopping and resuming the pipeline."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.ingest_support import (
+    ends,
+    events,
+    ingest,
+    rows,
+    spawn,
+    write_csv,
+    write_jsonl,
+    write_parquet,
+    write_setup,
+)
+from watchkeeper.codec import Codec
+from watchkeeper.devstack._offsets import read_to_end
+from watchkeeper.ingest.mapping import row_id
+from watchkeeper.ingest.readers import scan
+
+pytestmark = pytest.mark.kafka
+TOPICS = ("predictions", "dlq", "lineage", "ingest-state")
+
+
+@pytest.mark.parametrize(
+    ("fmt", "writer", "first_row"),
+    [("csv", write_csv, 2), ("jsonl", write_jsonl, 1), ("parquet", write_parquet, 1)],
+)
+def test_every_format_arrives_exactly_once(
+    fmt, writer, first_row, kafka_settings, prefix, tmp_path
+) -> None:
+    mapping, transform = write_setup(tmp_path)
+    data = rows(1200)
+    path = writer(tmp_path / f"payments.{fmt}", data)
+    code, out, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--transform",
+        str(transform),
+        "--batch-rows",
+        "500",
+        "--json",
+    )
+    assert code == 0, err
+    summary = json.loads(out)
+    assert (summary["rows_read"], summary["sent"], summary["dead_lettered"]) == (1200, 1200, {})
+    got = {e["event_id"]: e for e in events(kafka_settings, prefix + "predictions")}
+    digest = scan(path).digest
+    # Deterministic ids: uuid5 of the file's hash and the row's number (line or index).
+    assert set(got) == {row_id(digest, first_row + i) for i in range(1200)}
+    first = got[row_id(digest, first_row + 7)]
+    assert first["latency_ms"] == pytest.approx(1.007)
+    assert first["num_features"] == {"amount": 10.5}
+    assert first["cat_features"] == {"channel": "web"}
+    assert first["segments"] == {"country": "de"}
+    assert (first["model"], first["version"], first["score"]) == ("fraud", "2", 0.07)
+    assert first["event_time_ms"] == 1_796_119_207_000  # 2026-12-01T10:00:07Z
+
+    # The same file again: nothing sent, every end offset where it was.
+    before = ends(kafka_settings, prefix, *TOPICS)
+    code, out, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--transform",
+        str(transform),
+    )
+    assert code == 0
+    assert "already ingested payments." in err
+    assert ends(kafka_settings, prefix, *TOPICS) == before
+
+
+def test_bad_rows_go_to_the_dead_letter_topic_with_their_row_number(
+    kafka_settings, prefix, tmp_path
+) -> None:
+    mapping, transform = write_setup(tmp_path)
+    data = rows(10)
+    data[3]["amount"] = "twelve"  # line 5: does not cast
+    data[5]["lat_us"] = "-5000"  # line 7: latency below the schema's minimum
+    data[6]["ts"] = ""  # line 8: a required field empty
+    path = write_csv(tmp_path / "p.csv", data)
+    with path.open("a") as f:
+        f.write("99,2026-12-01T10:00:00Z,2\n")  # line 12: three cells, not eight
+    code, out, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--transform",
+        str(transform),
+        "--json",
+    )
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["dead_lettered"] == {"cast": 1, "missing": 1, "schema": 1, "shape": 1}
+    assert (summary["rows_read"], summary["sent"]) == (11, 7)
+    assert len(events(kafka_settings, prefix + "predictions")) == 7
+    letters = read_to_end(kafka_settings, prefix + "dlq")
+    by_row = {}
+    for m in letters:
+        h = {k: v.decode() for k, v in m.headers()}
+        by_row[int(h["dlq.source.row"])] = (h, json.loads(m.value()))
+    assert sorted(by_row) == [5, 7, 8, 12]
+    headers, value = by_row[5]
+    assert headers["dlq.error.kind"] == "cast"
+    assert "amount" in headers["dlq.error.message"] and "twelve" in headers["dlq.error.message"]
+    assert headers["dlq.source.file"] == str(path.resolve())
+    assert headers["dlq.topic"] == prefix + "predictions"
+    assert headers["dlq.service"] == "ingest"
+    assert value["amount"] == "twelve" and value["lat_us"] == "1003"  # the row as the file had it
+    assert "latency_ms" in by_row[7][0]["dlq.error.message"]
+    assert by_row[12][1] == ["99", "2026-12-01T10:00:00Z", "2"]
+
+
+@pytest.mark.parametrize(
+    ("content", "expected"),
+    [
+        (b"id,ts\n1,\xff\xfe\n", "p.csv:2: not utf-8-sig text"),
+        (b"", "p.csv: the file is empty (0 bytes)"),
+        (b'id,"ts\n1,2\n', "p.csv:"),  # a quote never closed
+    ],
+)
+def test_a_malformed_file_sends_nothing(
+    content, expected, kafka_settings, prefix, tmp_path
+) -> None:
+    mapping, _ = write_setup(tmp_path)
+    path = tmp_path / "p.csv"
+    path.write_bytes(content)
+    before = ends(kafka_settings, prefix, *TOPICS)
+    code, _, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+    )
+    assert code == 2
+    assert expected in err, err
+    assert ends(kafka_settings, prefix, *TOPICS) == before
+
+
+def test_a_missing_column_and_a_broken_parquet_send_nothing(kafka_settings, prefix, tmp_path):
+    mapping, transform = write_setup(tmp_path)
+    path = write_csv(tmp_path / "p.csv", rows(5))
+    # Without the transformation, latency (which it derives) is no column of the file.
+    broken = tmp_path / "b.parquet"
+    full = write_parquet(tmp_path / "full.parquet", rows(50)).read_bytes()
+    broken.write_bytes(full[: len(full) // 2])  # the footer is gone
+    before = ends(kafka_settings, prefix, *TOPICS)
+    code, _, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+    )
+    assert code == 2
+    assert f"{mapping}:5: column 'latency' is not in p.csv" in err
+    code, _, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(broken),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--transform",
+        str(transform),
+    )
+    assert code == 2
+    assert f"{broken}: not a readable Parquet file" in err
+    assert ends(kafka_settings, prefix, *TOPICS) == before
+
+
+def _gate(kafka_settings, prefix: str, name: str, state: str) -> None:
+    from confluent_kafka import Producer
+
+    record = {
+        "gate": name,
+        "model": "fraud",
+        "state": state,
+        "reasons": [
+            {"check": "completeness", "value": 0.5, "threshold": 0.99, "detail": "amount missing"}
+        ]
+        if state == "BLOCKED"
+        else [],
+        "since_ms": 1_796_119_200_000,
+        "event_time_ms": 1_796_119_200_000,
+    }
+    producer = Producer(kafka_settings.confluent())
+    producer.produce(prefix + "gates", Codec().encode("GateState", record), name.encode())
+    assert producer.flush(30) == 0
+
+
+def test_a_blocked_gate_stops_the_pipeline_and_wait_resumes_it(
+    kafka_settings, prefix, tmp_path
+) -> None:
+    mapping, transform = write_setup(tmp_path)
+    path = write_csv(tmp_path / "p.csv", rows(300))
+    args = [
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--transform",
+        str(transform),
+        "--gate",
+        "fraud-training",
+    ]
+    _gate(kafka_settings, prefix, "fraud-training", "BLOCKED")
+    before = ends(kafka_settings, prefix, *TOPICS)
+    code, _, err = ingest(kafka_settings.bootstrap_servers, prefix, *args)
+    assert code == 3
+    assert "gate fraud-training: blocked: completeness 0.5 < 0.99 (amount missing)" in err
+    assert ends(kafka_settings, prefix, "predictions", "dlq") == {
+        t: before[t] for t in ("predictions", "dlq")
+    }
+
+    log = tmp_path / "wait.log"
+    waiting = spawn(
+        kafka_settings.bootstrap_servers, prefix, *args, "--wait", "--poll-s", "0.5", log=log
+    )
+    try:
+        from tests.helpers import wait_for
+
+        wait_for(lambda: "waiting for it to open" in log.read_text(), 60, "the gate's reason")
+        assert log.read_text().count("waiting for it to open") == 1
+        assert ends(kafka_settings, prefix, "predictions")["predictions"] == before["predictions"]
+        _gate(kafka_settings, prefix, "fraud-training", "UNBLOCKED")
+        assert waiting.wait(120) == 0, log.read_text()
+    finally:
+        if waiting.poll() is None:
+            waiting.kill()
+    text = log.read_text()
+    assert "gate fraud-training is open: going on" in text
+    assert len(events(kafka_settings, prefix + "predictions")) == 300
