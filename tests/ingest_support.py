@@ -125,8 +125,35 @@ def ends(settings, prefix: str, *topics: str) -> dict[str, dict[int, int]]:
     return wait_for(ask, 60, "end offsets")
 
 
+def settled(settings, topic: str, timeout: float = 60.0) -> None:
+    """Wait until no transaction is open on ``topic`` (its last stable offset has reached
+    the high watermark on every partition). A commit returns once the coordinator has
+    logged it; the markers reach the partitions just after, and until then a read-committed
+    reader can be told it is at the end before the committed records (seen here)."""
+    from confluent_kafka import IsolationLevel, TopicPartition
+    from confluent_kafka.admin import AdminClient, OffsetSpec
+
+    from tests.helpers import wait_for
+
+    admin = AdminClient(settings.confluent())
+    highs = end_offsets(settings, topic)
+
+    def stable() -> bool:
+        asked = {TopicPartition(topic, p): OffsetSpec.latest() for p in highs}
+        futures = admin.list_offsets(asked, isolation_level=IsolationLevel.READ_COMMITTED)
+        return all(f.result().offset >= highs[tp.partition] for tp, f in futures.items())
+
+    wait_for(stable, timeout, f"no open transaction on {topic}")
+
+
+def committed(settings, topic: str) -> list:
+    """Every committed record of ``topic``, read to its end offsets once it has settled."""
+    settled(settings, topic)
+    return read_to_end(settings, topic)
+
+
 def events(settings, topic: str) -> list[dict]:
     from watchkeeper.codec import Codec
 
     codec = Codec()
-    return [codec.decode(m.value()).record for m in read_to_end(settings, topic)]
+    return [codec.decode(m.value()).record for m in committed(settings, topic)]

@@ -9,6 +9,7 @@ import json
 import pytest
 
 from tests.ingest_support import (
+    committed,
     ends,
     events,
     ingest,
@@ -20,7 +21,6 @@ from tests.ingest_support import (
     write_setup,
 )
 from watchkeeper.codec import Codec
-from watchkeeper.devstack._offsets import read_to_end
 from watchkeeper.ingest.mapping import row_id
 from watchkeeper.ingest.readers import scan
 
@@ -113,7 +113,7 @@ def test_bad_rows_go_to_the_dead_letter_topic_with_their_row_number(
     assert summary["dead_lettered"] == {"cast": 1, "missing": 1, "schema": 1, "shape": 1}
     assert (summary["rows_read"], summary["sent"]) == (11, 7)
     assert len(events(kafka_settings, prefix + "predictions")) == 7
-    letters = read_to_end(kafka_settings, prefix + "dlq")
+    letters = committed(kafka_settings, prefix + "dlq")
     by_row = {}
     for m in letters:
         h = {k: v.decode() for k, v in m.headers()}
@@ -257,3 +257,69 @@ def test_a_blocked_gate_stops_the_pipeline_and_wait_resumes_it(
     text = log.read_text()
     assert "gate fraud-training is open: going on" in text
     assert len(events(kafka_settings, prefix + "predictions")) == 300
+
+
+def test_hostile_rows_are_dead_letters_and_a_header_only_file_is_done(
+    kafka_settings, prefix, tmp_path
+) -> None:
+    mapping, _ = write_setup(tmp_path)
+    mapping.write_text(
+        mapping.read_text().replace("latency_ms: latency", "latency_ms: lat_us")
+        + "  prediction_label: note\n"
+    )
+    contract = tmp_path / "quality.yaml"
+    contract.write_text(
+        "contracts:\n  fraud:\n    fields:\n"
+        "      features.amount: {type: number, required: true, min: 0}\n"
+    )
+    data = rows(6)
+    data[0]["note"] = "x" * 2_000_000  # a 2 MB cell: no Kafka message holds it
+    data[1]["lat_us"] = "NaN"  # not a finite latency
+    data[2]["amount"] = "-3"  # breaks the contract's range
+    data[3]["amount"] = ""  # missing: the contract requires it
+    data[4]["score"] = "[1, 2]"  # no number
+    for r in data[1:]:
+        r["note"] = "fine"
+    path = tmp_path / "hostile.jsonl"
+    write_jsonl(path, data)
+    code, out, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--contract",
+        str(contract),
+        "--json",
+    )
+    assert code == 0, err
+    summary = json.loads(out)
+    assert summary["dead_lettered"] == {"cast": 2, "contract": 2, "too_large": 1}
+    assert summary["sent"] == 1
+    letters = {
+        int(dict(m.headers())["dlq.source.row"]): m
+        for m in committed(kafka_settings, prefix + "dlq")
+    }
+    assert sorted(letters) == [1, 2, 3, 4, 5]
+    big = json.loads(letters[1].value())
+    assert big["truncated_from_bytes"] > 2_000_000 and len(big["head"]) == 64 * 1024
+    reasons = {n: dict(m.headers())["dlq.error.message"].decode() for n, m in letters.items()}
+    assert reasons[3] == "features.amount: out of range or not allowed"
+    assert reasons[4] == "features.amount: required, missing"
+
+    header_only = tmp_path / "empty.csv"
+    header_only.write_text("id,ts,version,lat_us,score,amount,channel,country,note\n")
+    code, out, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(header_only),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--json",
+    )
+    assert code == 0, err
+    assert (json.loads(out)["rows_read"], json.loads(out)["status"]) == (0, "done")
