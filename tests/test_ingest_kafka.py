@@ -323,3 +323,24 @@ def test_hostile_rows_are_dead_letters_and_a_header_only_file_is_done(
     )
     assert code == 0, err
     assert (json.loads(out)["rows_read"], json.loads(out)["status"]) == (0, "done")
+
+
+def test_again_sends_the_file_once_more_with_the_same_ids(kafka_settings, prefix, tmp_path):
+    mapping, transform = write_setup(tmp_path)
+    path = write_csv(tmp_path / "p.csv", rows(40))
+    args = [
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--transform",
+        str(transform),
+        "--json",
+    ]
+    assert ingest(kafka_settings.bootstrap_servers, prefix, *args)[0] == 0
+    code, out, err = ingest(kafka_settings.bootstrap_servers, prefix, *args, "--again")
+    assert code == 0, err
+    assert (json.loads(out)["attempt"], json.loads(out)["sent"]) == (2, 40)
+    ids = [e["event_id"] for e in events(kafka_settings, prefix + "predictions")]
+    assert len(ids) == 80 and len(set(ids)) == 40
