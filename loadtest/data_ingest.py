@@ -121,7 +121,7 @@ def measure(
         ingest = Ingest(
             settings,
             prefix,
-            plan(str(path), "predictions", event_mapping, steps, None),
+            plan(str(path), event_mapping, steps, None),
             Options(progress=False),
         )
         try:

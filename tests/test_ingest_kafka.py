@@ -344,3 +344,45 @@ def test_again_sends_the_file_once_more_with_the_same_ids(kafka_settings, prefix
     assert (json.loads(out)["attempt"], json.loads(out)["sent"]) == (2, 40)
     ids = [e["event_id"] for e in events(kafka_settings, prefix + "predictions")]
     assert len(ids) == 80 and len(set(ids)) == 40
+
+
+def test_a_parquet_page_broken_mid_file_keeps_what_was_committed(kafka_settings, prefix, tmp_path):
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from tests.ingest_support import committed
+    from watchkeeper.ingest.checkpoint import Checkpoint
+
+    mapping, transform = write_setup(tmp_path)
+    path = tmp_path / "broken.parquet"
+    pq.write_table(pa.Table.from_pylist(rows(5000)), path, row_group_size=1000)
+    column = pq.ParquetFile(path).metadata.row_group(3).column(5)  # rows 3,001-4,000
+    data = bytearray(path.read_bytes())
+    start = column.data_page_offset
+    data[start + 20 : start + column.total_compressed_size - 5] = b"\xab" * (
+        column.total_compressed_size - 25
+    )
+    path.write_bytes(bytes(data))  # the footer is intact: the scan cannot tell
+    code, _, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--transform",
+        str(transform),
+        "--batch-rows",
+        "400",
+    )
+    assert code == 2
+    assert f"{path}:3001: cannot read Parquet" in err
+    # Seven transactions of 400 committed; the eighth (200 rows) aborted with the error.
+    assert len(events(kafka_settings, prefix + "predictions")) == 2800
+    *_, state = committed(kafka_settings, prefix + "ingest-state")  # the newest checkpoint
+    checkpoint = Checkpoint.from_json(state.value())
+    assert (checkpoint.status, checkpoint.position) == ("failed", 2800)
+    assert "cannot read Parquet" in checkpoint.reason
+    runs = [json.loads(m.value()) for m in committed(kafka_settings, prefix + "lineage")]
+    assert sorted({e["eventType"] for e in runs}) == ["FAIL", "START"]

@@ -95,7 +95,7 @@ def _plan(args: argparse.Namespace) -> Any:
     event_mapping = mapping.load(args.mapping, args.into)
     steps = transform.load(args.transform, Path(args.path).stem) if args.transform else None
     rows = contract.load(args.contract, args.into) if args.contract else None
-    return plan(args.path, args.into, event_mapping, steps, rows)
+    return plan(args.path, event_mapping, steps, rows)
 
 
 def run(
@@ -125,11 +125,7 @@ def run(
             say=say,
         )
     options = Options(
-        batch_rows=args.batch_rows,
-        again=args.again,
-        progress=not args.no_progress,
-        gate=gate,
-        say=say,
+        batch_rows=args.batch_rows, again=args.again, progress=not args.no_progress, gate=gate
     )
     ingest = Ingest(settings, prefix, plan, options)
     try:

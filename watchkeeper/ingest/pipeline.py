@@ -12,10 +12,11 @@ only, and the checkpoint says where to go on from.
 from __future__ import annotations
 
 import contextlib
+import logging
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -34,6 +35,7 @@ from .mapping import EventMapping
 from .summary import Summary
 from .transform import Transform
 
+log = logging.getLogger(__name__)
 # Kafka's default message.max.bytes is about 1 MB; an event near it is refused as a bad
 # row here rather than failing its whole transaction at the broker.
 MAX_EVENT_BYTES = 900_000
@@ -64,14 +66,14 @@ class Options:
     again: bool = False
     progress: bool = True
     call_timeout_s: float = 30.0
-    state_timeout_s: float = 60.0
+    # Longer than transaction.timeout.ms: an ingest of another file killed with its
+    # transaction open on ingest-state holds read-committed readers until it times out.
+    state_timeout_s: float = 120.0
     gate: Gate | None = None
-    say: Callable[[str], None] = field(default=lambda text: print(text, file=sys.stderr))
 
 
 def plan(
     path: str,
-    target: str,
     mapping: EventMapping,
     transform: Transform | None,
     contract: RowContract | None,
@@ -118,6 +120,7 @@ class Ingest:
         self.codec = Codec()
         self.producer: Any = None
         self.in_transaction = False
+        self.committed: Checkpoint | None = None  # as the last commit left it
 
     # -- state ----------------------------------------------------------------------------
 
@@ -178,12 +181,15 @@ class Ingest:
                 orjson.dumps(event),
                 f"{event['job']['namespace']}:{event['job']['name']}".encode(),
             )
-        self._produce(self.state_topic, checkpoint.to_json(), checkpoint.key())
+        value = checkpoint.to_json()
+        self._produce(self.state_topic, value, checkpoint.key())
+        self._flush()
         deadline = time.monotonic() + 3 * self.options.call_timeout_s
         while True:
             try:
                 self.producer.commit_transaction(self.options.call_timeout_s)
                 self.in_transaction = False
+                self.committed = Checkpoint.from_json(value)
                 return
             except KafkaException as exc:
                 error = exc.args[0]
@@ -194,8 +200,16 @@ class Ingest:
                     self.in_transaction = False
                 raise KafkaTrouble(str(error)) from exc
 
+    def _flush(self) -> None:
+        # Everything written before the transaction ends: librdkafka can otherwise send
+        # EndTxn before a partition was added to the transaction, and the broker answers
+        # INVALID_TXN_STATE, fatal (confluentinc/librdkafka#4849; seen here on an abort).
+        if self.producer.flush(self.options.call_timeout_s) > 0:
+            raise KafkaTrouble(f"records not delivered in {self.options.call_timeout_s} s")
+
     def _abort(self) -> None:
         if self.in_transaction:
+            self._flush()
             self.producer.abort_transaction(self.options.call_timeout_s)
             self.in_transaction = False
 
@@ -224,6 +238,7 @@ class Ingest:
         elif checkpoint is None:
             checkpoint = Checkpoint.new(scanned.digest, target, str(scanned.path), self._now_ms())
         checkpoint.status, checkpoint.reason = RUNNING, ""
+        self.committed = Checkpoint.from_json(checkpoint.to_json())
         resumed_from = checkpoint.position
         self._check_gate()
         done = self._rows(checkpoint)
@@ -281,9 +296,10 @@ class Ingest:
                     self._check_gate()
         except InputError as exc:
             self._abort()
-            checkpoint.status, checkpoint.reason = FAILED, str(exc)
-            checkpoint.finished_ms = self._now_ms()
-            self._commit(checkpoint, self._lineage(checkpoint, "FAIL"))
+            # The open batch is gone: the checkpoint goes back to what was committed.
+            failed = Checkpoint.from_json(self.committed.to_json())
+            failed.status, failed.reason, failed.finished_ms = FAILED, str(exc), self._now_ms()
+            self._commit(failed, self._lineage(failed, "FAIL"))
             raise
         finally:
             progress.update(pending)
@@ -351,8 +367,12 @@ class Ingest:
         )
 
     def close(self) -> None:
-        if self.producer is not None:
-            try:
-                self._abort()
-            finally:
-                self.producer.flush(self.options.call_timeout_s)
+        """Best effort: a transaction left open is aborted by the broker's timeout or by
+        the next run with this transactional id, never committed."""
+        if self.producer is None:
+            return
+        try:
+            self._abort()
+            self.producer.flush(self.options.call_timeout_s)
+        except Exception as exc:  # the run's own outcome is already reported
+            log.warning("closing the producer: %s", exc)

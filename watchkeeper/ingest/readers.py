@@ -270,18 +270,22 @@ def _parquet_rows(path: Path) -> Iterator[tuple[int, Row | RowError]]:
     parquet = _open_parquet(path)
     number = 0
     try:
-        batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS)
-        while True:
-            try:
-                batch = next(batches)
-            except StopIteration:
-                return
-            except (pa.ArrowException, OSError) as exc:
-                # A page broken past the footer shows only when read: the rows before it
-                # are committed; the file is refused from here on.
-                raise InputError(str(path), number + 1, f"cannot read Parquet: {exc}") from None
-            for row in batch.to_pylist():
-                number += 1
-                yield number, row
+        # Row group by row group: a page broken in one shows only when it is read, and the
+        # rows of the groups before it are then already given (and may be committed).
+        for group in range(parquet.metadata.num_row_groups):
+            batches = parquet.iter_batches(batch_size=PARQUET_BATCH_ROWS, row_groups=[group])
+            while True:
+                try:
+                    batch = next(batches)
+                except StopIteration:
+                    break
+                except (pa.ArrowException, OSError) as exc:
+                    reason = " ".join(str(exc).split())
+                    raise InputError(
+                        str(path), number + 1, f"cannot read Parquet: {reason}"
+                    ) from None
+                for row in batch.to_pylist():
+                    number += 1
+                    yield number, row
     finally:
         parquet.close()
