@@ -386,3 +386,44 @@ def test_a_parquet_page_broken_mid_file_keeps_what_was_committed(kafka_settings,
     assert "cannot read Parquet" in checkpoint.reason
     runs = [json.loads(m.value()) for m in committed(kafka_settings, prefix + "lineage")]
     assert sorted({e["eventType"] for e in runs}) == ["FAIL", "START"]
+
+
+def test_a_gate_blocked_mid_file_stops_after_a_commit_and_a_rerun_resumes(
+    kafka_settings, prefix, tmp_path, monkeypatch
+) -> None:
+    from watchkeeper.ingest.mapping import row_id
+
+    mapping, transform = write_setup(tmp_path)
+    transform.write_text(transform.read_text() + "  - hook: tests.ingest_hooks:block_gate_at\n")
+    path = write_csv(tmp_path / "p.csv", rows(3000))
+    _gate(kafka_settings, prefix, "fraud-training", "UNBLOCKED")
+    monkeypatch.setenv("WK_TEST_BLOCK_AT_ID", "1200")  # in the third batch of 500
+    monkeypatch.setenv("WK_TEST_GATE", "fraud-training")
+    monkeypatch.setenv("WK_TEST_GATES_TOPIC", prefix + "gates")
+    args = [
+        str(path),
+        "--into",
+        "predictions",
+        "--mapping",
+        str(mapping),
+        "--transform",
+        str(transform),
+        "--gate",
+        "fraud-training",
+        "--batch-rows",
+        "500",
+        "--json",
+    ]
+    code, _, err = ingest(kafka_settings.bootstrap_servers, prefix, *args)
+    assert code == 3
+    assert "gate fraud-training: blocked: freshness 0.4 < 0.95" in err
+    assert len(events(kafka_settings, prefix + "predictions")) == 1500  # three batches
+
+    monkeypatch.delenv("WK_TEST_BLOCK_AT_ID")
+    _gate(kafka_settings, prefix, "fraud-training", "UNBLOCKED")
+    code, out, err = ingest(kafka_settings.bootstrap_servers, prefix, *args)
+    assert code == 0, err
+    assert json.loads(out)["resumed_from"] == 1500
+    ids = [e["event_id"] for e in events(kafka_settings, prefix + "predictions")]
+    digest = scan(path).digest
+    assert sorted(ids) == sorted(row_id(digest, 2 + i) for i in range(3000))

@@ -194,6 +194,7 @@ class Ingest:
             except KafkaException as exc:
                 error = exc.args[0]
                 if error.retriable() and time.monotonic() < deadline:
+                    time.sleep(0.5)  # a broker restarting or electing: ask again shortly
                     continue
                 if error.txn_requires_abort():
                     self.producer.abort_transaction(self.options.call_timeout_s)
