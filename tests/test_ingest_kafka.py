@@ -427,3 +427,70 @@ def test_a_gate_blocked_mid_file_stops_after_a_commit_and_a_rerun_resumes(
     ids = [e["event_id"] for e in events(kafka_settings, prefix + "predictions")]
     digest = scan(path).digest
     assert sorted(ids) == sorted(row_id(digest, 2 + i) for i in range(3000))
+
+
+def test_feedback_and_telemetry_files(kafka_settings, prefix, tmp_path) -> None:
+    feedback_map = tmp_path / "feedback.yaml"
+    feedback_map.write_text(
+        "fields:\n  event_id: prediction_id\n  event_time_ms: {column: at, time: epoch_s}\n"
+        "  model: {const: fraud}\n  label: truth\n"
+    )
+    labels = write_jsonl(
+        tmp_path / "labels.jsonl",
+        [
+            {
+                "prediction_id": f"p-{i}",
+                "at": 1_796_119_200 + i,
+                "truth": "fraud" if i % 3 else "ok",
+            }
+            for i in range(30)
+        ],
+    )
+    code, _, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(labels),
+        "--into",
+        "feedback",
+        "--mapping",
+        str(feedback_map),
+    )
+    assert code == 0, err
+    got = sorted(events(kafka_settings, prefix + "feedback"), key=lambda e: e["event_time_ms"])
+    assert [e["event_id"] for e in got] == [f"p-{i}" for i in range(30)]
+    assert (got[1]["label"], got[1]["event_time_ms"]) == ("fraud", 1_796_119_201_000)
+
+    telemetry_map = tmp_path / "telemetry.yaml"
+    telemetry_map.write_text(
+        "fields:\n  event_time_ms: ts\n  host: host\n  model: model\n  version: {const: '3'}\n"
+        "  cpu_utilization: cpu\n  spot: spot\n  replicas: replicas\n"
+    )
+    samples = write_parquet(
+        tmp_path / "hosts.parquet",
+        [
+            {
+                "ts": 1_796_119_200_000 + i,
+                "host": f"h{i % 2}",
+                "model": "fraud",
+                "cpu": 0.5,
+                "spot": "yes" if i % 2 else "no",
+                "replicas": 2 if i < 19 else 2.5,
+            }
+            for i in range(20)
+        ],
+    )
+    code, out, err = ingest(
+        kafka_settings.bootstrap_servers,
+        prefix,
+        str(samples),
+        "--into",
+        "telemetry",
+        "--mapping",
+        str(telemetry_map),
+        "--json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["dead_lettered"] == {"cast": 1}  # 2.5 replicas is no integer
+    got = events(kafka_settings, prefix + "telemetry")
+    assert len(got) == 19
+    assert {(e["host"], e["spot"]) for e in got} == {("h0", False), ("h1", True)}
