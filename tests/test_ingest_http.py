@@ -13,7 +13,7 @@ import pytest
 from watchkeeper import topic_admin
 from watchkeeper.devstack import ServiceProcess
 
-from .ingest_support import (
+from .ingest_http_support import (
     FEEDBACK_ONLY,
     PREDICTIONS_ONLY,
     TOKENS,

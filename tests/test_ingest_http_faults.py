@@ -20,7 +20,7 @@ from watchkeeper.ports import free_port
 from watchkeeper.settings import KafkaSettings
 
 from .helpers import wait_for
-from .ingest_support import TOKENS, client, on_topic, prediction
+from .ingest_http_support import TOKENS, client, on_topic, prediction
 from .tcp_proxy import TcpProxy
 
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]

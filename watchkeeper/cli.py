@@ -14,6 +14,7 @@ watchkeeper review list|answer REVIEW_ID --label L
 watchkeeper failover status|promote CLUSTER
 watchkeeper backup OUT.wkb | backup inspect IN.wkb | restore IN.wkb [--at T] [--force]
 watchkeeper drill [failover|restore] [--json PATH] [--rto-target S] [--rpo-target S]
+watchkeeper ingest PATH --into predictions|feedback|telemetry --mapping MAP.yaml [...]
 watchkeeper replay --root URL --topic T --since T0 [--until T1] [--from cold|archive|all] ...
 watchkeeper query "SQL" [--root URL] [--format table|csv|json]
 watchkeeper dataset cut --root URL --topic T --since T0 --until T1 --out F --name N --version V
@@ -174,6 +175,12 @@ def build_parser() -> argparse.ArgumentParser:
     drill = sub.add_parser("drill", help="disaster-recovery drills: measure RTO and RPO")
     drill_cli.add_arguments(drill)
     drill.set_defaults(func=drill_cli.main)
+
+    from .ingest import cli as ingest_cli
+
+    ingest_cli.add_arguments(
+        sub.add_parser("ingest", help="batch ingest of a CSV, JSONL or Parquet file, exactly once")
+    )
 
     from .tiers_cli import commands as tiers_commands
 

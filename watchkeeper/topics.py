@@ -296,6 +296,13 @@ TOPICS: tuple[TopicSpec, ...] = (
         doc="router's incidents (JSON, key: incident id), with their timelines.",
     ),
     TopicSpec(
+        "ingest-state",
+        1,
+        compacted=True,
+        doc="watchkeeper ingest's checkpoints (JSON, key: file sha256:target): rows done, bad "
+        "rows, status, committed in the same transaction as the rows they count.",
+    ),
+    TopicSpec(
         "human-review",
         3,
         30 * DAY_MS,
