@@ -33,11 +33,13 @@ WIRING = {
     "retrain.app",
     "retrain.feeds",
     "replication.app",
+    "archive.app",
     "quality.gateview",
     "drift.reference_store",
     "drift.reference_cli",
 }
 SHIPPED = {
+    "archive": "deploy/archive.yaml",
     "slo": "deploy/slo-rules.yaml",
     "cost": "deploy/cost.yaml",
     "quality": "deploy/quality.yaml",
@@ -164,6 +166,7 @@ BAD_ENV = {
     "rollout": "WK_ROLLOUT_MAX_BODY_BYTES",
     "retrain": "WK_RETRAIN_MAX_BODY_BYTES",
     "replication": "WK_REPLICATION_POLL_S",
+    "archive": "WK_ARCHIVE_FLUSH_S",
 }
 
 
