@@ -4,6 +4,7 @@ times (afterwards exactly the topics' records, none twice), and a tier that refu
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -157,3 +158,77 @@ def test_a_flush_killed_before_its_commit_is_redone_once(
     assert service.metric("wk_archive_recovered_parts_total") == 1
     assert assert_exact(kafka_settings, prefix, str(root), "feedback") == 240
     assert service.stop() == 0
+
+
+@pytest.fixture
+def tiny_disk(tmp_path: Path):
+    """A 512 KiB tmpfs: a disk that really fills up (ENOSPC). Skipped, saying why, where
+    this container may not mount one."""
+    import subprocess
+
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=512k", "tmpfs", str(mount)],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}): no full-disk test")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True, timeout=30)
+
+
+def test_a_full_disk_stops_consumption_and_loses_nothing(
+    kafka_settings, prefix, start_service, tiny_disk
+) -> None:
+    root = tiny_disk / "tiers"
+    filler = tiny_disk / "filler"
+    fd = os.open(filler, os.O_WRONLY | os.O_CREAT)
+    try:  # fill the disk to the last block
+        while os.write(fd, b"\0" * 4096):
+            pass
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+    service = start_service(
+        "services.archive", prefix,
+        **env(root, WK_ARCHIVE_ALERT_AFTER_S="1", WK_ARCHIVE_RETRY_MAX_S="0.5"),
+    )  # fmt: skip
+    now = int(time.time() * 1000)
+    produce(kafka_settings, prefix, "telemetry", 300, now)
+    wait_for(lambda: "FIRING" in alerts(kafka_settings, prefix), 60, "ArchiveWriteFailing")
+    assert "No space left" in service.health()[1]["problems"][0]
+    assert committed_lag(kafka_settings, prefix + "archive", [prefix + "telemetry"]) == 300
+    filler.unlink()  # space again
+    wait_archived(kafka_settings, prefix)
+    assert assert_exact(kafka_settings, prefix, str(root), "telemetry") == 300
+    wait_for(lambda: alerts(kafka_settings, prefix)[-1] == "RESOLVED", 30, "the alert resolved")
+    assert service.stop() == 0
+
+
+def test_two_instances_split_the_partitions_and_hand_over_after_a_kill(
+    kafka_settings, prefix, start_service, tmp_path
+) -> None:
+    root = tmp_path / "tiers"
+    quick = {"WK_SESSION_TIMEOUT_MS": "6000"}  # the broker's minimum: a dead member's
+    # partitions move after 6 s instead of 45
+    a = start_service("services.archive", prefix, **env(root, WK_INSTANCE_ID="a", **quick))
+    b = start_service("services.archive", prefix, **env(root, WK_INSTANCE_ID="b", **quick))
+    owned = lambda: [s.metric("wk_archive_assigned_partitions") for s in (a, b)]  # noqa: E731
+    wait_for(lambda: owned() == [9, 9], 60, "the partitions split between a and b")
+    now = int(time.time() * 1000)
+    for topic in TOPICS:
+        produce(kafka_settings, prefix, topic, 800, now)
+    wait_archived(kafka_settings, prefix)
+    written = {s: s.metric_sum("wk_archive_events_total") for s in (a, b)}
+    assert sum(written.values()) == 3 * 800 and all(written.values()), written
+    b.kill()
+    for topic in TOPICS:
+        produce(kafka_settings, prefix, topic, 400, now)
+    wait_archived(kafka_settings, prefix)  # a took b's partitions over
+    for topic in TOPICS:
+        assert assert_exact(kafka_settings, prefix, str(root), topic) == 1200
+    assert a.stop() == 0

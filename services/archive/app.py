@@ -118,6 +118,7 @@ class Archiver:
             if self.failing.since_ms is not None or key in self.unrecovered:
                 paused.append(tp)
         consumer.assign(committed)
+        metrics.ASSIGNED.set(len(self.assigned))
         if paused:
             consumer.pause(paused)
         log.info("assigned", extra={"partitions": sorted(f"{t}:{p}" for t, p in self.assigned)})
@@ -163,6 +164,7 @@ class Archiver:
                     "revoked: buffer dropped", extra={"partition": f"{key}", "records": dropped}
                 )
         metrics.BUFFERED.set(len(self.buffers))
+        metrics.ASSIGNED.set(len(self.assigned))
 
     # -- records ---------------------------------------------------------------------------
 

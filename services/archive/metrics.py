@@ -30,6 +30,7 @@ LAG = Gauge(
     "High watermark minus committed offset, per assigned partition (at each maintenance).",
     ["topic", "partition"],
 )
+ASSIGNED = Gauge("wk_archive_assigned_partitions", "Partitions this instance owns now.")
 BUFFERED = Gauge("wk_archive_buffered_records", "Records read, waiting for their flush.")
 ALERTS = Counter(
     "wk_archive_alerts_total", "Alert state changes published.", ["alertname", "status"]
