@@ -232,3 +232,25 @@ def test_two_instances_split_the_partitions_and_hand_over_after_a_kill(
     for topic in TOPICS:
         assert assert_exact(kafka_settings, prefix, str(root), topic) == 1200
     assert a.stop() == 0
+
+
+def test_a_store_unusable_at_assignment_is_recovered_before_anything_is_read(
+    kafka_settings, prefix, start_service, tmp_path
+) -> None:
+    """The cold tier cannot even be listed when the partitions are assigned (a symbolic
+    link loop: ELOOP), so recovery cannot run: nothing is read until it can."""
+    root = tmp_path / "tiers"
+    root.mkdir()
+    os.symlink(root / "cold", root / "cold")
+    service = start_service(
+        "services.archive", prefix,
+        **env(root, WK_ARCHIVE_ALERT_AFTER_S="1", WK_ARCHIVE_RETRY_MAX_S="0.5"),
+    )  # fmt: skip
+    produce(kafka_settings, prefix, "feedback", 150, int(time.time() * 1000))
+    wait_for(lambda: "FIRING" in alerts(kafka_settings, prefix), 60, "ArchiveWriteFailing")
+    assert service.metric("wk_archive_write_failures_total", step="recover") >= 1
+    assert committed_lag(kafka_settings, prefix + "archive", [prefix + "feedback"]) == 150
+    (root / "cold").unlink()
+    wait_archived(kafka_settings, prefix)
+    assert assert_exact(kafka_settings, prefix, str(root), "feedback") == 150
+    assert service.stop() == 0

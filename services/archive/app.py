@@ -114,7 +114,7 @@ class Archiver:
                 self.unrecovered.add(key)
                 self._store_known(key, known)
                 tp.offset = known if known is not None else OFFSET_BEGINNING
-                self._failed("recover", exc)
+                self._failed("recover", exc, pause=False)  # not assigned yet: paused below
             if self.failing.since_ms is not None or key in self.unrecovered:
                 paused.append(tp)
         consumer.assign(committed)
@@ -252,12 +252,12 @@ class Archiver:
 
     # -- failing and recovering ------------------------------------------------------------
 
-    def _failed(self, step: str, exc: BaseException) -> None:
+    def _failed(self, step: str, exc: BaseException, pause: bool = True) -> None:
         metrics.WRITE_FAILURES.labels(step).inc()
         metrics.WRITING.set(0)
         error = f"{type(exc).__name__}: {exc}"
         first = self.failing.failed(error, self.clock_ms(), self.monotonic())
-        if first:
+        if first and pause:
             self._pause()
         delay = round(self.failing.delay_s, 2)
         log.warning("write failed", extra={"step": step, "error": error[:500], "retry_in_s": delay})
