@@ -86,6 +86,7 @@ class Archiver:
         )
         self.alert_firing = False
         self.delivery_errors: list[str] = []
+        self.letters_pending = 0  # dead letters sent, not yet confirmed by the broker
         self.next_maintenance = monotonic() + config.maintenance_s
         self.first_record_s: float | None = None  # for the benchmark
         self.last_commit_s: float | None = None
@@ -196,10 +197,12 @@ class Archiver:
 
     def _send_dead_letter(self, topic, value, key, headers) -> None:
         def delivered(error, _message) -> None:
+            self.letters_pending -= 1
             if error is not None:
                 self.delivery_errors.append(str(error))
 
         self.producer.produce(topic, value=value, key=key, headers=headers, on_delivery=delivered)
+        self.letters_pending += 1
 
     # -- flushing --------------------------------------------------------------------------
 
@@ -209,9 +212,14 @@ class Archiver:
         keys = [k for k in keys if k in self.assigned and k not in self.unrecovered]
         if not keys:
             return True
-        if self.producer.flush(clients.call_timeout_s()) or self.delivery_errors:
-            # Committing now would step over a dead letter the broker does not have.
+        # Committing now would step over a dead letter the broker does not have.
+        if self.letters_pending:
+            self.producer.flush(clients.call_timeout_s())
+        if self.delivery_errors:  # refused after the producer's own retries: start over
             raise Fatal(f"dead letters not delivered: {self.delivery_errors[:3]}")
+        if self.letters_pending:  # the broker is away: keep everything, try next turn
+            log.info("dead letters not confirmed yet", extra={"pending": self.letters_pending})
+            return True
         batches = [self.buffers.take(k) for k in keys]
         written = []
         try:
