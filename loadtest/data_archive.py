@@ -28,6 +28,7 @@ from typing import Any
 from confluent_kafka import Producer
 from confluent_kafka.admin import AdminClient, ConfigResource
 
+from watchkeeper import topic_admin
 from watchkeeper.codec import Codec
 from watchkeeper.devstack._offsets import end_offsets
 from watchkeeper.settings import KafkaSettings, ServiceSettings
@@ -110,6 +111,7 @@ def measure(
     from services.archive.config import ArchiveConfig
     from services.archive.policy import Retention
 
+    topic_admin.apply(settings, prefix=prefix)  # idempotent: zstd on the data topics
     topic = prefix + "predictions"
     jsonl = _fill(settings, topic, events)
     ends = end_offsets(settings, topic)
@@ -160,7 +162,6 @@ if __name__ == "__main__":  # a quick look: python -m loadtest.data_archive [eve
     import sys
     import tempfile
 
-    from watchkeeper import topic_admin
     from watchkeeper.devstack import kafka_for_run
 
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
