@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from watchkeeper.codec import Codec
+from watchkeeper.devstack import ServiceProcess
 from watchkeeper.devstack._offsets import read_to_end
 from watchkeeper.tiering.layout import HOUR_MS, bucket_of
 from watchkeeper.tiering.store import Store
@@ -235,22 +236,27 @@ def test_two_instances_split_the_partitions_and_hand_over_after_a_kill(
 
 
 def test_a_store_unusable_at_assignment_is_recovered_before_anything_is_read(
-    kafka_settings, prefix, start_service, tmp_path
+    kafka_bootstrap, kafka_settings, prefix, tmp_path, request
 ) -> None:
     """The cold tier cannot even be listed when the partitions are assigned (a symbolic
     link loop: ELOOP), so recovery cannot run: nothing is read until it can."""
     root = tmp_path / "tiers"
     root.mkdir()
     os.symlink(root / "cold", root / "cold")
-    service = start_service(
-        "services.archive", prefix,
-        **env(root, WK_ARCHIVE_ALERT_AFTER_S="1", WK_ARCHIVE_RETRY_MAX_S="0.5"),
+    # Not start_service: that waits for a healthy /healthz, which this one rightly is not.
+    service = ServiceProcess(
+        "services.archive",
+        {"KAFKA_BOOTSTRAP_SERVERS": kafka_bootstrap, "WK_TOPIC_PREFIX": prefix,
+         **env(root, WK_ARCHIVE_ALERT_AFTER_S="1", WK_ARCHIVE_RETRY_MAX_S="0.5")},
+        tmp_path / "archive.log",
     )  # fmt: skip
+    request.addfinalizer(service.stop)
     produce(kafka_settings, prefix, "feedback", 150, int(time.time() * 1000))
     wait_for(lambda: "FIRING" in alerts(kafka_settings, prefix), 60, "ArchiveWriteFailing")
     assert service.metric("wk_archive_write_failures_total", step="recover") >= 1
     assert committed_lag(kafka_settings, prefix + "archive", [prefix + "feedback"]) == 150
     (root / "cold").unlink()
     wait_archived(kafka_settings, prefix)
+    wait_for(lambda: service.health()[0] == 200, 30, "healthy")
     assert assert_exact(kafka_settings, prefix, str(root), "feedback") == 150
     assert service.stop() == 0

@@ -112,16 +112,33 @@ def test_recovery_deletes_what_an_uncommitted_flush_left_and_nothing_else(tmp_pa
     store = Store.open(str(tmp_path))
     fill(store, 1, range(0, 30), DAY0, per_flush=10)  # parts 0-9, 10-19, 20-29
     fill(store, 2, range(0, 10), DAY0, per_flush=10)
-    found = resume(store, "feedback", 1, committed=20)  # the 20-29 flush never committed
-    assert (
-        found.offset == 20
-        and len(found.deleted) == 1
-        and "-00000000000000000020-" in found.deleted[0]
-    )
+    found = resume(store, "feedback", 1, committed=20, log_start=0)  # 20-29 never committed
+    assert found.offset == 20 and len(found.deleted) == 1
+    assert "-00000000000000000020-" in found.deleted[0]
     assert [(p.partition, p.first) for p in store.parts()] == [(1, 0), (1, 10), (2, 0)]
-    # No commit at all (a new group, or killed before the first one): resume after the store.
-    assert resume(store, "feedback", 1, committed=None).offset == 20
-    assert resume(store, "feedback", 3, committed=None).offset is None
+
+
+def test_killed_before_the_first_commit_a_gap_below_a_part_is_not_skipped(tmp_path) -> None:
+    """One flush writes one part per hour bucket, the earlier hour first: offsets 6-9 (hour
+    0) before 0-5 (hour 1). Killed between the two, with no commit yet, the store holds
+    6-9 only; resuming "after the store" would lose 0-5."""
+    store = Store.open(str(tmp_path))
+    buffers = Buffers(100, 60.0)
+    for offset in range(10):
+        hour = 1 if offset < 6 else 0
+        coords = Coordinates(TOPIC, 0, offset, DAY0 + hour * HOUR_MS, b"k")
+        buffers.add(coords, record(offset), now_s=0.0)
+    batch = buffers.take((TOPIC, 0))
+    batch.buckets = batch.buckets[:1]  # the kill: only the first bucket's part was written
+    write_batch(store, "feedback", COLUMNS, batch, 3)
+    assert [(p.first, p.last) for p in store.parts()] == [(6, 9)]
+    found = resume(store, "feedback", 0, committed=None, log_start=0)
+    assert found.offset == 0 and store.parts() == []  # all of it is read and written again
+    # A new group over a store whose archive holds 0-49 resumes after the archive.
+    fill(store, 3, range(0, 50), DAY0, per_flush=50)
+    maintain(store, "feedback", 3, 50, Retention(0, 86400 * 30), DAY0 + DAY_MS, 19)
+    assert resume(store, "feedback", 3, committed=None, log_start=0).offset == 50
+    assert resume(store, "feedback", 3, committed=None, log_start=70).offset == 70
 
 
 def test_a_failed_flush_keeps_its_batch_for_the_retry(tmp_path: Path) -> None:

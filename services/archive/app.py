@@ -38,20 +38,19 @@ from watchkeeper.runtime.deadletter import DeadLetters, Source
 from watchkeeper.runtime.http import Health
 from watchkeeper.settings import env_str
 from watchkeeper.tiering.columns import Columns, Coordinates
-from watchkeeper.tiering.layout import ARCHIVE, COLD
+from watchkeeper.tiering.layout import COLD
 from watchkeeper.tiering.store import Store
 
 from . import metrics
 from .buffer import Buffers
 from .buffer import TopicPartition as Key
-from .compaction import maintain
 from .config import ArchiveConfig
-from .failing import Failing
+from .failing import ALERT, Failing
 from .flush import write_batch
 from .recovery import resume
+from .upkeep import upkeep
 
 log = logging.getLogger(__name__)
-ALERT = "ArchiveWriteFailing"
 
 
 class Fatal(Exception):
@@ -144,11 +143,16 @@ class Archiver:
 
     def _recover(self, key: Key, known: int | None, tp: TopicPartition) -> None:
         topic, partition = key
-        found = resume(self.store, self.config.logical(topic), partition, known)
+        log_start = 0
+        if known is None:  # only then does the log's start matter
+            log_start = self.consumer.get_watermark_offsets(
+                TopicPartition(topic, partition), timeout=clients.call_timeout_s()
+            )[0]
+        found = resume(self.store, self.config.logical(topic), partition, known, log_start)
         if found.deleted:
             metrics.RECOVERED.inc(len(found.deleted))
             log.info("uncommitted parts deleted", extra={"parts": found.deleted})
-        tp.offset = found.offset if found.offset is not None else OFFSET_BEGINNING
+        tp.offset = found.offset
         self._store_known(key, found.offset)
 
     def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
@@ -279,14 +283,14 @@ class Archiver:
         if self.failing.since_ms is None:
             return
         started = self.failing.since_ms
+        if self.alert_firing:  # before clearing: the record names the streak's error
+            self._alert("resolved")
         self.failing.cleared()
         metrics.WRITING.set(1)
         resumable = [TopicPartition(t, p) for t, p in sorted(self.assigned - self.unrecovered)]
         if resumable:
             self.consumer.resume(resumable)
         log.info("writes work again", extra={"failing_for_s": (self.clock_ms() - started) / 1000})
-        if self.alert_firing:
-            self._alert("resolved", started)
 
     def retry(self) -> None:
         """Retry what failed: recovery of partitions not yet recovered, then every buffered
@@ -321,26 +325,15 @@ class Archiver:
         if since is None or self.alert_firing:
             return
         if self.clock_ms() - since >= self.config.alert_after_s * 1000:
-            self._alert("firing", since)
+            self._alert("firing")
 
-    def _alert(self, status: str, since_ms: int) -> None:
-        now = self.clock_ms()
-        out = self.alerts.emit(
-            {"alertname": ALERT, "service": self.config.service.name,
-             "group": self.config.service.group},
-            status,
-            labels={"severity": "page"},
-            annotations={
-                "summary": f"the archive cannot write to its tiers: {self.failing.error}",
-                "description": "consumption is paused and lag grows; nothing is lost",
-            },
-            value=(now - since_ms) / 1000,
-            threshold=self.config.alert_after_s,
-            starts_at_ms=since_ms,
-            now_ms=now,
-            ends_at_ms=now if status == "resolved" else None,
+    def _alert(self, status: str) -> None:
+        settings = self.config.service
+        out = self.failing.alert(
+            self.alerts, status, {"service": settings.name, "group": settings.group},
+            self.config.alert_after_s, self.clock_ms(),
         )  # fmt: skip
-        self.producer.produce(self.config.service.topic(out.topic), key=out.key, value=out.value)
+        self.producer.produce(settings.topic(out.topic), key=out.key, value=out.value)
         self.producer.poll(0)
         self.alert_firing = status == "firing"
         log.warning("alert", extra={"alertname": ALERT, "status": status})
@@ -355,33 +348,19 @@ class Archiver:
 
     def maintain(self) -> None:
         """Compaction and retention of every partition this instance owns, and its lag."""
-        now = self.clock_ms()
+        owned: dict[str, dict[int, int]] = {}
         for topic, partition in sorted(self.assigned - self.unrecovered):
-            logical = self.config.logical(topic)
             below = self.committed.get((topic, partition), 0)
-            try:
-                report = maintain(self.store, logical, partition, below,
-                                  self.config.policy.for_topic(logical), now,
-                                  self.config.archive_level)  # fmt: skip
-            except Exception as exc:  # the next round retries; consumption goes on
-                metrics.WRITE_FAILURES.labels("maintain").inc()
-                log.warning("maintenance failed", extra={"topic": logical, "error": str(exc)[:500]})
-                continue
-            for done in report.compacted:
-                metrics.COMPACTIONS.inc()
-                metrics.BYTES.labels(ARCHIVE).inc(done.bytes)
-                metrics.PARTS.labels(ARCHIVE).inc()
-                log.info("compacted", extra={"part": done.path, "rows": done.rows,
-                                             "sources": len(done.sources)})  # fmt: skip
-            for tier, count in report.deleted.items():
-                metrics.RETENTION_DELETIONS.labels(tier).inc(count)
-            try:
-                _low, high = self.consumer.get_watermark_offsets(
-                    TopicPartition(topic, partition), timeout=5, cached=False
-                )
+            owned.setdefault(self.config.logical(topic), {})[partition] = below
+        upkeep(self.store, self.config.policy, owned, self.clock_ms(), self.config.archive_level)
+        for logical, partitions in owned.items():
+            for partition, below in partitions.items():
+                tp = TopicPartition(self.config.service.topic(logical), partition)
+                try:
+                    _low, high = self.consumer.get_watermark_offsets(tp, timeout=5, cached=False)
+                except KafkaException:  # a gauge, not a duty: the next round asks again
+                    continue
                 metrics.LAG.labels(logical, str(partition)).set(max(0, high - below))
-            except KafkaException:
-                pass
 
     # -- the loop --------------------------------------------------------------------------
 
