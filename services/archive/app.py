@@ -46,7 +46,7 @@ from .buffer import Buffers
 from .buffer import TopicPartition as Key
 from .config import ArchiveConfig
 from .failing import ALERT, Failing
-from .flush import write_batch
+from .flush import write_parts
 from .recovery import resume
 from .upkeep import upkeep
 
@@ -230,10 +230,12 @@ class Archiver:
             for batch in batches:
                 logical = self.config.logical(batch.topic)
                 columns = self.columns[batch.topic]
-                written += write_batch(self.store, logical, columns, batch, self.config.cold_level)
+                parts = write_parts(self.store, logical, columns, batch, self.config.cold_level)
+                written.extend(parts)
         except Exception as exc:  # full, read-only, gone, or a store that refuses
             for batch in batches:
                 self.buffers.restore(batch, self.monotonic())
+            self._discard(written)
             self._failed("flush", exc)
             return False
         offsets = [TopicPartition(b.topic, b.partition, b.next_offset) for b in batches]
@@ -258,6 +260,14 @@ class Archiver:
         metrics.BUFFERED.set(len(self.buffers))
         self._succeeded()
         return True
+
+    def _discard(self, written) -> None:
+        """The parts a failed flush did write: gone, so that the retry (which may hold more
+        records per bucket, hence other names) cannot leave a record in two parts. If the
+        store refuses this too, recovery at the next assignment deletes them."""
+        for part in written:
+            with contextlib.suppress(Exception):
+                self.store.delete(part.path)
 
     def flush_all(self) -> bool:
         return self.flush(self.buffers.partitions())

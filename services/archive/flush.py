@@ -19,6 +19,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from watchkeeper.tiering.columns import Columns
@@ -35,16 +36,20 @@ class Written:
     bytes: int
 
 
-def write_batch(
+def write_parts(
     store: Store, topic: str, columns: Columns, batch: Batch, level: int
-) -> list[Written]:
-    """Write every bucket of ``batch`` (``topic``: the logical name the paths use). Raises
-    what the filesystem raises; parts already written stay (their ``first`` is at or after
-    the uncommitted offset: recovery removes them if the commit never comes)."""
-    written = []
+) -> Iterator[Written]:
+    """Write every bucket of ``batch`` (``topic``: the logical name the paths use), yielding
+    each part once it is whole, so that a caller knows which were written when one raises.
+    Raises what the filesystem raises."""
     for bucket in batch.buckets:
         offsets = [c.offset for c in bucket.coordinates]
         path = cold_path(topic, bucket.timestamp_ms, batch.partition, offsets[0], offsets[-1])
         table = columns.table(bucket.coordinates, bucket.records)
-        written.append(Written(path, table.num_rows, store.write(path, table, level)))
-    return written
+        yield Written(path, table.num_rows, store.write(path, table, level))
+
+
+def write_batch(
+    store: Store, topic: str, columns: Columns, batch: Batch, level: int
+) -> list[Written]:
+    return list(write_parts(store, topic, columns, batch, level))
