@@ -34,6 +34,7 @@ WIRING = {
     "retrain.feeds",
     "replication.app",
     "archive.app",
+    "archive.rebalance",
     "quality.gateview",
     "drift.reference_store",
     "drift.reference_cli",

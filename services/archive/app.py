@@ -22,7 +22,6 @@ from collections.abc import Callable
 
 import pyarrow as pa
 from confluent_kafka import (
-    OFFSET_BEGINNING,
     Consumer,
     KafkaError,
     KafkaException,
@@ -47,7 +46,7 @@ from .buffer import TopicPartition as Key
 from .config import ArchiveConfig
 from .failing import ALERT, Failing
 from .flush import write_parts
-from .recovery import resume
+from .rebalance import Rebalancing
 from .upkeep import upkeep
 
 log = logging.getLogger(__name__)
@@ -57,7 +56,7 @@ class Fatal(Exception):
     """Something the loop must not continue after (a dead letter the broker refused)."""
 
 
-class Archiver:
+class Archiver(Rebalancing):
     """The loop, runnable in a thread (``run(stop)``) as well as by :func:`serve`."""
 
     def __init__(
@@ -89,6 +88,7 @@ class Archiver:
         self.next_maintenance = monotonic() + config.maintenance_s
         self.first_record_s: float | None = None  # for the benchmark
         self.last_commit_s: float | None = None
+        self.last_turn_s = monotonic()
         instance = env_str("WK_INSTANCE_ID") or socket.gethostname()
         self.consumer = Consumer(clients.engine_consumer(settings, instance))
         self.producer = Producer(
@@ -98,78 +98,6 @@ class Archiver:
             )
         )  # fmt: skip
         metrics.WRITING.set(1)
-
-    # -- rebalance -------------------------------------------------------------------------
-
-    def _assigned(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        committed = self._committed(partitions)
-        paused = []
-        for tp in committed:
-            key = (tp.topic, tp.partition)
-            self.assigned.add(key)
-            known = tp.offset if tp.offset >= 0 else None
-            try:
-                self._recover(key, known, tp)
-            except Exception as exc:  # the store is failing: consume nothing until it works
-                self.unrecovered.add(key)
-                self._store_known(key, known)
-                tp.offset = known if known is not None else OFFSET_BEGINNING
-                self._failed("recover", exc, pause=False)  # not assigned yet: paused below
-            if self.failing.since_ms is not None or key in self.unrecovered:
-                paused.append(tp)
-        consumer.assign(committed)
-        metrics.ASSIGNED.set(len(self.assigned))
-        if paused:
-            consumer.pause(paused)
-        log.info("assigned", extra={"partitions": sorted(f"{t}:{p}" for t, p in self.assigned)})
-
-    def _committed(self, partitions: list[TopicPartition]) -> list[TopicPartition]:
-        """The group's committed offsets, asked again while the coordinator loads or moves
-        (a fresh broker answers NOT_COORDINATOR or COORDINATOR_LOAD_IN_PROGRESS at first)."""
-        deadline = self.monotonic() + clients.call_timeout_s()
-        while True:
-            try:
-                return self.consumer.committed(partitions, timeout=clients.call_timeout_s())
-            except KafkaException as exc:
-                error = exc.args[0] if exc.args else None
-                retriable = error is not None and not error.fatal()
-                if not retriable or self.monotonic() > deadline:
-                    raise
-                log.info("committed offsets not available yet", extra={"error": str(exc)})
-                time.sleep(0.5)  # the coordinator needs time; nothing else to wait on here
-
-    def _store_known(self, key: Key, committed: int | None) -> None:
-        self.committed[key] = committed if committed is not None else 0
-
-    def _recover(self, key: Key, known: int | None, tp: TopicPartition) -> None:
-        topic, partition = key
-        log_start = 0
-        if known is None:  # only then does the log's start matter
-            log_start = self.consumer.get_watermark_offsets(
-                TopicPartition(topic, partition), timeout=clients.call_timeout_s()
-            )[0]
-        found = resume(self.store, self.config.logical(topic), partition, known, log_start)
-        if found.deleted:
-            metrics.RECOVERED.inc(len(found.deleted))
-            log.info("uncommitted parts deleted", extra={"parts": found.deleted})
-        tp.offset = found.offset
-        self._store_known(key, found.offset)
-
-    def _revoked(self, consumer: Consumer, partitions: list[TopicPartition]) -> None:
-        for tp in partitions:
-            key = (tp.topic, tp.partition)
-            dropped = self.buffers.drop(key)
-            self.assigned.discard(key)
-            self.unrecovered.discard(key)
-            self.committed.pop(key, None)
-            with contextlib.suppress(KeyError):  # no maintenance ran for it yet
-                metrics.LAG.remove(self.config.logical(tp.topic), str(tp.partition))
-            if dropped:
-                log.info(
-                    "revoked: buffer dropped", extra={"partition": f"{key}", "records": dropped}
-                )
-        metrics.BUFFERED.set(len(self.buffers))
-        metrics.ASSIGNED.set(len(self.assigned))
 
     # -- records ---------------------------------------------------------------------------
 
@@ -306,13 +234,11 @@ class Archiver:
         """Retry what failed: recovery of partitions not yet recovered, then every buffered
         partition, or (nothing buffered) a probe file."""
         for key in sorted(self.unrecovered):
-            committed = self.consumer.committed(
-                [TopicPartition(*key)], timeout=clients.call_timeout_s()
-            )[0]
             tp = TopicPartition(*key)
             try:
-                self._recover(key, committed.offset if committed.offset >= 0 else None, tp)
-            except Exception as exc:
+                committed = self._committed([TopicPartition(*key)])[0].offset
+                self._recover(key, committed if committed >= 0 else None, tp)
+            except Exception as exc:  # the store (or the coordinator) still refuses
                 self._failed("recover", exc)
                 return
             self.unrecovered.discard(key)
@@ -380,8 +306,15 @@ class Archiver:
             on_lost=self._revoked,
         )  # fmt: skip
 
+    def stalled(self) -> str | None:
+        """A turn that has not ended for long: a write hanging on a dead mount, say."""
+        age = self.monotonic() - self.last_turn_s
+        limit = 2 * clients.call_bound_s() + self.config.flush_s
+        return f"no turn of the loop ended for {age:.0f} s" if age > limit else None
+
     def turn(self) -> None:
         """One turn of the loop."""
+        self.last_turn_s = self.monotonic()
         for message in self.consumer.consume(self.config.batch, timeout=0.2):
             self._handle(message)
         now = self.monotonic()
@@ -424,6 +357,7 @@ def serve(config: ArchiveConfig) -> int:
         signal.signal(sig, lambda *_: stop.set())
     archiver = Archiver(config)
     health.add_check(archiver.problem)
+    health.add_check(archiver.stalled, status="stalled")
     health.ready()
     log.info("archiving", extra={"topics": list(config.topics), "root": config.root})
     try:
