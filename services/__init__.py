@@ -15,7 +15,7 @@ from typing import Any
 
 NAMES = (
     "counter", "slo", "cost", "quality", "drift", "fairness", "router", "registry", "rollout",
-    "retrain", "replication", "ingest",
+    "retrain", "replication", "ingest", "archive",
 )  # fmt: skip
 
 

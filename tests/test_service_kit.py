@@ -35,11 +35,14 @@ WIRING = {
     "replication.app",
     "ingest.app",
     "ingest.sink",
+    "archive.app",
+    "archive.rebalance",
     "quality.gateview",
     "drift.reference_store",
     "drift.reference_cli",
 }
 SHIPPED = {
+    "archive": "deploy/archive.yaml",
     "slo": "deploy/slo-rules.yaml",
     "cost": "deploy/cost.yaml",
     "quality": "deploy/quality.yaml",
@@ -167,6 +170,7 @@ BAD_ENV = {
     "retrain": "WK_RETRAIN_MAX_BODY_BYTES",
     "replication": "WK_REPLICATION_POLL_S",
     "ingest": "WK_INGEST_MAX_EVENTS",
+    "archive": "WK_ARCHIVE_FLUSH_S",
 }
 
 

@@ -6,6 +6,8 @@ specs and the command line can read the declarations cheaply).
 ['predictions', 'telemetry', 'feedback']
 >>> TopicSpec("notification-log", partitions=1, compacted=True).configs()
 {'cleanup.policy': 'compact'}
+>>> spec("predictions").configs()["compression.type"]
+'zstd'
 >>> full_name("predictions", prefix="team-a.")
 'team-a.predictions'
 """
@@ -29,6 +31,7 @@ class TopicSpec:
     compacted: bool = False  # a state log: the newest record per key is what counts
     schema: str | None = None  # the Avro record type its values carry
     doc: str = ""
+    compression: str | None = None  # compression.type; None: the broker's (producer's)
 
     def configs(self) -> dict[str, str]:
         configs: dict[str, str] = {}
@@ -38,6 +41,8 @@ class TopicSpec:
             configs["cleanup.policy"] = "compact,delete" if timed else "compact"
         if self.retention_ms is not None:
             configs["retention.ms"] = str(self.retention_ms)
+        if self.compression is not None:
+            configs["compression.type"] = self.compression
         return configs
 
 
@@ -45,6 +50,9 @@ class TopicSpec:
 # partition count: a prediction, its host's telemetry and its late label meet in one
 # consumer without a repartition, and a service's state topic mirrors their partitions.
 INPUT_PARTITIONS = 6
+# The hot tier of the data topics: the broker keeps their logs zstd-compressed whatever the
+# producer sent (the bytes per event of each tier are measured in docs/services/archive.md).
+HOT_COMPRESSION = "zstd"
 
 TOPICS: tuple[TopicSpec, ...] = (
     TopicSpec(
@@ -53,6 +61,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         7 * DAY_MS,
         schema="PredictionEvent",
         doc="One event per prediction served.",
+        compression=HOT_COMPRESSION,
     ),
     TopicSpec(
         "telemetry",
@@ -60,6 +69,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         3 * DAY_MS,
         schema="TelemetryEvent",
         doc="Resource usage per host/pod and model.",
+        compression=HOT_COMPRESSION,
     ),
     TopicSpec(
         "feedback",
@@ -67,6 +77,7 @@ TOPICS: tuple[TopicSpec, ...] = (
         30 * DAY_MS,
         schema="FeedbackEvent",
         doc="Ground truth for earlier predictions, minutes to days later.",
+        compression=HOT_COMPRESSION,
     ),
     TopicSpec(
         "alerts",
