@@ -97,6 +97,14 @@ def ingest(bootstrap: str, prefix: str, *args: str, monkeypatch=None) -> tuple[i
     return code, out.getvalue(), err.getvalue()
 
 
+def ingest_file(
+    settings, prefix: str, path, mapping, *more: str, into: str = "predictions"
+) -> tuple[int, str, str]:
+    """``watchkeeper ingest PATH --into INTO --mapping MAPPING ...`` on ``settings``' broker."""
+    args = (str(path), "--into", into, "--mapping", str(mapping), *more)
+    return ingest(settings.bootstrap_servers, prefix, *args)
+
+
 def spawn(bootstrap: str, prefix: str, *args: str, log: Path, **env: str) -> subprocess.Popen:
     """``watchkeeper ingest ...`` as a process (stderr and stdout to ``log``)."""
     return subprocess.Popen(

@@ -13,6 +13,7 @@ from tests.ingest_support import (
     ends,
     events,
     ingest,
+    ingest_file,
     rows,
     spawn,
     write_csv,
@@ -38,13 +39,10 @@ def test_every_format_arrives_exactly_once(
     mapping, transform = write_setup(tmp_path)
     data = rows(1200)
     path = writer(tmp_path / f"payments.{fmt}", data)
-    code, out, err = ingest(
-        kafka_settings.bootstrap_servers,
+    code, out, err = ingest_file(
+        kafka_settings,
         prefix,
         str(path),
-        "--into",
-        "predictions",
-        "--mapping",
         str(mapping),
         "--transform",
         str(transform),
@@ -69,16 +67,8 @@ def test_every_format_arrives_exactly_once(
 
     # The same file again: nothing sent, every end offset where it was.
     before = ends(kafka_settings, prefix, *TOPICS)
-    code, out, err = ingest(
-        kafka_settings.bootstrap_servers,
-        prefix,
-        str(path),
-        "--into",
-        "predictions",
-        "--mapping",
-        str(mapping),
-        "--transform",
-        str(transform),
+    code, out, err = ingest_file(
+        kafka_settings, prefix, str(path), str(mapping), "--transform", str(transform)
     )
     assert code == 0
     assert "already ingested payments." in err
@@ -96,17 +86,8 @@ def test_bad_rows_go_to_the_dead_letter_topic_with_their_row_number(
     path = write_csv(tmp_path / "p.csv", data)
     with path.open("a") as f:
         f.write("99,2026-12-01T10:00:00Z,2\n")  # line 12: three cells, not eight
-    code, out, err = ingest(
-        kafka_settings.bootstrap_servers,
-        prefix,
-        str(path),
-        "--into",
-        "predictions",
-        "--mapping",
-        str(mapping),
-        "--transform",
-        str(transform),
-        "--json",
+    code, out, err = ingest_file(
+        kafka_settings, prefix, str(path), str(mapping), "--transform", str(transform), "--json"
     )
     assert code == 0, err
     summary = json.loads(out)
@@ -145,15 +126,7 @@ def test_a_malformed_file_sends_nothing(
     path = tmp_path / "p.csv"
     path.write_bytes(content)
     before = ends(kafka_settings, prefix, *TOPICS)
-    code, _, err = ingest(
-        kafka_settings.bootstrap_servers,
-        prefix,
-        str(path),
-        "--into",
-        "predictions",
-        "--mapping",
-        str(mapping),
-    )
+    code, _, err = ingest_file(kafka_settings, prefix, str(path), str(mapping))
     assert code == 2
     assert expected in err, err
     assert ends(kafka_settings, prefix, *TOPICS) == before
@@ -167,27 +140,11 @@ def test_a_missing_column_and_a_broken_parquet_send_nothing(kafka_settings, pref
     full = write_parquet(tmp_path / "full.parquet", rows(50)).read_bytes()
     broken.write_bytes(full[: len(full) // 2])  # the footer is gone
     before = ends(kafka_settings, prefix, *TOPICS)
-    code, _, err = ingest(
-        kafka_settings.bootstrap_servers,
-        prefix,
-        str(path),
-        "--into",
-        "predictions",
-        "--mapping",
-        str(mapping),
-    )
+    code, _, err = ingest_file(kafka_settings, prefix, str(path), str(mapping))
     assert code == 2
     assert f"{mapping}:5: column 'latency' is not in p.csv" in err
-    code, _, err = ingest(
-        kafka_settings.bootstrap_servers,
-        prefix,
-        str(broken),
-        "--into",
-        "predictions",
-        "--mapping",
-        str(mapping),
-        "--transform",
-        str(transform),
+    code, _, err = ingest_file(
+        kafka_settings, prefix, str(broken), str(mapping), "--transform", str(transform)
     )
     assert code == 2
     assert f"{broken}: not a readable Parquet file" in err
@@ -282,17 +239,8 @@ def test_hostile_rows_are_dead_letters_and_a_header_only_file_is_done(
         r["note"] = "fine"
     path = tmp_path / "hostile.jsonl"
     write_jsonl(path, data)
-    code, out, err = ingest(
-        kafka_settings.bootstrap_servers,
-        prefix,
-        str(path),
-        "--into",
-        "predictions",
-        "--mapping",
-        str(mapping),
-        "--contract",
-        str(contract),
-        "--json",
+    code, out, err = ingest_file(
+        kafka_settings, prefix, str(path), str(mapping), "--contract", str(contract), "--json"
     )
     assert code == 0, err
     summary = json.loads(out)
@@ -311,16 +259,7 @@ def test_hostile_rows_are_dead_letters_and_a_header_only_file_is_done(
 
     header_only = tmp_path / "empty.csv"
     header_only.write_text("id,ts,version,lat_us,score,amount,channel,country,note\n")
-    code, out, err = ingest(
-        kafka_settings.bootstrap_servers,
-        prefix,
-        str(header_only),
-        "--into",
-        "predictions",
-        "--mapping",
-        str(mapping),
-        "--json",
-    )
+    code, out, err = ingest_file(kafka_settings, prefix, str(header_only), str(mapping), "--json")
     assert code == 0, err
     assert (json.loads(out)["rows_read"], json.loads(out)["status"]) == (0, "done")
 
@@ -363,13 +302,10 @@ def test_a_parquet_page_broken_mid_file_keeps_what_was_committed(kafka_settings,
         column.total_compressed_size - 25
     )
     path.write_bytes(bytes(data))  # the footer is intact: the scan cannot tell
-    code, _, err = ingest(
-        kafka_settings.bootstrap_servers,
+    code, _, err = ingest_file(
+        kafka_settings,
         prefix,
         str(path),
-        "--into",
-        "predictions",
-        "--mapping",
         str(mapping),
         "--transform",
         str(transform),
@@ -446,14 +382,8 @@ def test_feedback_and_telemetry_files(kafka_settings, prefix, tmp_path) -> None:
             for i in range(30)
         ],
     )
-    code, _, err = ingest(
-        kafka_settings.bootstrap_servers,
-        prefix,
-        str(labels),
-        "--into",
-        "feedback",
-        "--mapping",
-        str(feedback_map),
+    code, _, err = ingest_file(
+        kafka_settings, prefix, str(labels), str(feedback_map), into="feedback"
     )
     assert code == 0, err
     got = sorted(events(kafka_settings, prefix + "feedback"), key=lambda e: e["event_time_ms"])
@@ -479,15 +409,8 @@ def test_feedback_and_telemetry_files(kafka_settings, prefix, tmp_path) -> None:
             for i in range(20)
         ],
     )
-    code, out, err = ingest(
-        kafka_settings.bootstrap_servers,
-        prefix,
-        str(samples),
-        "--into",
-        "telemetry",
-        "--mapping",
-        str(telemetry_map),
-        "--json",
+    code, out, err = ingest_file(
+        kafka_settings, prefix, str(samples), str(telemetry_map), "--json", into="telemetry"
     )
     assert code == 0, err
     assert json.loads(out)["dead_lettered"] == {"cast": 1}  # 2.5 replicas is no integer
