@@ -98,10 +98,10 @@ def ingest(bootstrap: str, prefix: str, *args: str, monkeypatch=None) -> tuple[i
 
 
 def ingest_file(
-    settings, prefix: str, path, mapping, *more: str, into: str = "predictions"
+    settings, prefix: str, path, mapping, *more, into: str = "predictions"
 ) -> tuple[int, str, str]:
     """``watchkeeper ingest PATH --into INTO --mapping MAPPING ...`` on ``settings``' broker."""
-    args = (str(path), "--into", into, "--mapping", str(mapping), *more)
+    args = (str(path), "--into", into, "--mapping", str(mapping), *map(str, more))
     return ingest(settings.bootstrap_servers, prefix, *args)
 
 
