@@ -45,10 +45,13 @@ topics: $(STAMP)
 # and stops it afterwards; fetching the jars first (the broker's and MirrorMaker 2's, for
 # the replication tests) keeps that out of the test timeouts.
 # Likewise the registry's MLflow tests: mlflow goes into .cache/mlflow-<version> (its own
-# venv, once; a stamp makes the step a no-op after that) before pytest starts.
+# venv, once; a stamp makes the step a no-op after that) before pytest starts, and Debian's
+# prometheus / promtool / amtool builds for the Prometheus interop tests (unpacked into
+# .cache/debian, never installed system-wide).
 test: $(STAMP)
 	@if [ -z "$$KAFKA_BOOTSTRAP_SERVERS" ]; then $(PY) -m watchkeeper kafka jars; fi
 	$(PY) -m watchkeeper.devstack.mlflow_server install
+	$(PY) -m watchkeeper.devstack.debian install
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: $(STAMP)
