@@ -1,10 +1,55 @@
-"""slo metrics. Series labels are capped by WK_SLO_MAX_SERIES."""
+"""slo metrics. Series labels are capped by WK_SLO_MAX_SERIES.
+
+``wk_slo_latency_seconds`` is the latency to query: a histogram observed per prediction, so
+``histogram_quantile`` works over any range and sums across instances. ``wk_slo_latency_ms``
+(a gauge per quantile of the last window or view) stays for the demo and older dashboards.
+The gauges of a partition's series are removed when the partition is revoked (``forget``):
+the instance that owns it now exports them.
+
+>>> observe = Observer()
+>>> observe(("doc", "v1", "a", ""), 0.012, ok=False, degraded=True)
+>>> LATENCY_SECONDS.labels("doc", "v1", "a")._sum.get()
+0.012
+>>> PREDICTIONS.labels("doc", "v1", "a", "error")._value.get()
+1.0
+>>> publish({"model": "doc", "version": "v1", "variant": "a"}, "window", dict.fromkeys(FIGURES))
+>>> LATENCY.labels("doc", "v1", "a", "", "window", "0.99")._value.get()
+0.0
+>>> forget(("doc", "v1", "a", ""))
+>>> [s.labels for s in LATENCY.collect()[0].samples if s.labels["model"] == "doc"]
+[]
+"""
 
 from __future__ import annotations
 
-from prometheus_client import Counter, Gauge
+from contextlib import suppress
+from typing import Any
+
+from prometheus_client import Counter, Gauge, Histogram
+
+from .config import VIEWS_MS
 
 SERIES = ["model", "version", "variant", "region"]
+HISTOGRAM_SERIES = ["model", "version", "variant"]
+# Model latency: a cache hit in a millisecond, an LLM answer in tens of seconds.
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+LATENCY_SECONDS = Histogram(
+    "wk_slo_latency_seconds",
+    "Latency of each prediction (latency_ms / 1000), for histogram_quantile.",
+    HISTOGRAM_SERIES,
+    buckets=BUCKETS,
+)
+PREDICTIONS = Counter(
+    "wk_slo_predictions_total",
+    "Predictions counted, by outcome (ok, error), for error rates in PromQL.",
+    [*HISTOGRAM_SERIES, "outcome"],
+)
+DEGRADED = Counter(
+    "wk_slo_degraded_predictions_total",
+    "Predictions answered by a fallback or a cache (fallback_used or cache_hit).",
+    HISTOGRAM_SERIES,
+)
 
 LATENCY = Gauge(
     "wk_slo_latency_ms",
@@ -28,19 +73,73 @@ SERIES_CAPPED = Counter(
 )
 
 
+QUANTILES = (
+    ("latency_p50_ms", "0.5"),
+    ("latency_p95_ms", "0.95"),
+    ("latency_p99_ms", "0.99"),
+    ("latency_max_ms", "1"),
+)
+FIGURES = (
+    *(name for name, _ in QUANTILES),
+    "error_rate",
+    "availability",
+    "throughput_per_s",
+    "cpu_utilization",
+    "memory_utilization",
+    "gpu_utilization",
+)
+VIEWS = ("window", *(f"{period // 60_000}m" for period in VIEWS_MS))
+RESOURCES = ("cpu", "memory", "gpu")
+
+
+class Observer:
+    """Counts one prediction into the histogram and counters; the children of a series
+    are looked up once (this runs per event)."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, ...], tuple[Any, Any, Any, Any]] = {}
+
+    def __call__(self, key: tuple[str, ...], seconds: float, ok: bool, degraded: bool) -> None:
+        children = self._children.get(key)
+        if children is None:
+            labels = key[:3]
+            children = self._children[key] = (
+                LATENCY_SECONDS.labels(*labels),
+                PREDICTIONS.labels(*labels, "ok"),
+                PREDICTIONS.labels(*labels, "error"),
+                DEGRADED.labels(*labels),
+            )
+        histogram, good, bad, degraded_count = children
+        histogram.observe(seconds)
+        (good if ok else bad).inc()
+        if degraded:
+            degraded_count.inc()
+
+
+def _remove(metric: Gauge, *labels: str) -> None:
+    with suppress(KeyError):  # never set
+        metric.remove(*labels)
+
+
+def forget(key: tuple[str, ...]) -> None:
+    """Remove the gauges of one series (model, version, variant, region)."""
+    for view in VIEWS:
+        for _, q in QUANTILES:
+            _remove(LATENCY, *key, view, q)
+        for gauge in (ERROR_RATE, AVAILABILITY, THROUGHPUT):
+            _remove(gauge, *key, view)
+        for resource in RESOURCES:
+            _remove(UTILIZATION, *key, view, resource)
+
+
 def publish(labels: dict[str, str], view: str, figures: dict[str, float | None]) -> None:
     series = [labels["model"], labels["version"], labels["variant"], labels.get("region", "")]
-    for name, q in (
-        ("latency_p50_ms", "0.5"),
-        ("latency_p95_ms", "0.95"),
-        ("latency_p99_ms", "0.99"),
-        ("latency_max_ms", "1"),
-    ):
+    for name, q in QUANTILES:
         LATENCY.labels(*series, view, q).set(figures[name] or 0.0)
     ERROR_RATE.labels(*series, view).set(figures["error_rate"] or 0.0)
     AVAILABILITY.labels(*series, view).set(figures["availability"] or 0.0)
     THROUGHPUT.labels(*series, view).set(figures["throughput_per_s"] or 0.0)
-    for resource in ("cpu", "memory", "gpu"):
+    for resource in RESOURCES:
         value = figures[f"{resource}_utilization"]
         if value is not None:
             UTILIZATION.labels(*series, view, resource).set(value)
