@@ -17,7 +17,7 @@ from confluent_kafka import Producer
 
 from watchkeeper.sdk import Emitter
 
-from .helpers import wait_for
+from .helpers import scrape, wait_for
 from .prometheus_support import ROOT, RULES, PrometheusServer, grafana_expr
 
 pytestmark = pytest.mark.kafka
@@ -135,3 +135,63 @@ def _queries(path) -> list[str]:
     from watchkeeper.devstack.dashboards import queries
 
     return queries(json.loads(path.read_text()))
+
+
+def _series(process, name: str) -> list[dict[str, str]]:
+    return [dict(pairs) for (metric, pairs), _ in scrape(process.url + "/metrics").items()
+            if metric == name]  # fmt: skip
+
+
+def _lag_partitions(process, topic: str) -> set[str]:
+    return {
+        s["partition"] for s in _series(process, "wk_consumer_lag_records") if s["topic"] == topic
+    }
+
+
+def _gauge_models(process) -> set[str]:
+    return {s["model"] for s in _series(process, "wk_slo_latency_ms")}
+
+
+def test_a_rebalance_moves_lag_and_gauges_to_the_new_owner(
+    kafka_settings, prefix, start_service
+) -> None:
+    """Two slo instances share the partitions: each exports lag and per-series gauges for
+    the partitions it owns only (the loser removed them on revoke, no stale series)."""
+    env = {"WK_SLO_WINDOW_S": "2", "WK_SLO_GRACE_S": "1", "WK_SLO_IDLE_S": "2"}
+    topic = prefix + "predictions"
+    models = [f"m{i}" for i in range(24)]  # keyed by model: spread over the 6 partitions
+    first = start_service("services.slo", prefix, WK_INSTANCE_ID=f"a-{prefix}", **env)
+    emitter = Emitter(kafka_settings, prefix=prefix, client_id="it-prom-rebalance")
+    stop = threading.Event()
+
+    def send() -> None:
+        while not stop.is_set():
+            for model in models:
+                emitter.prediction(model=model, version="1", latency_ms=20.0)
+            emitter.flush(10)
+            stop.wait(0.2)  # pacing, not synchronisation
+
+    sender = threading.Thread(target=send, daemon=True)
+    sender.start()
+    try:
+        wait_for(
+            lambda: len(_lag_partitions(first, topic)) == 6 and _gauge_models(first) == set(models),
+            what="the first instance owns every partition and exports every model",
+        )
+        second = start_service("services.slo", prefix, WK_INSTANCE_ID=f"b-{prefix}", **env)
+
+        def split() -> bool:
+            a, b = _lag_partitions(first, topic), _lag_partitions(second, topic)
+            ma, mb = _gauge_models(first), _gauge_models(second)
+            return bool(
+                a and b and not a & b and len(a | b) == 6 and ma and mb and not ma & mb
+                and ma | mb == set(models)
+            )  # fmt: skip
+
+        wait_for(split, timeout=120, what="lag and gauges split between the two instances")
+        a, b = _lag_partitions(first, topic), _lag_partitions(second, topic)
+        print(f"after the rebalance: partitions {sorted(a)} | {sorted(b)}")
+    finally:
+        stop.set()
+        sender.join(30)
+        emitter.close(30)
