@@ -131,3 +131,23 @@ def test_a_revoked_slo_partition_stops_exporting_its_gauges() -> None:
     # Counters stay: they are not stale values, and rate() needs them monotonic.
     hist = {"model": "gone", "version": "2", "variant": "default"}
     assert _sample("wk_slo_latency_seconds_count", **hist) == 30
+
+
+@pytest.mark.parametrize(
+    "task_module, gauge",
+    [("drift", "PENDING"), ("fairness", "PENDING"), ("quality", "RECENT_IDS")],
+)
+def test_revoked_tasks_drop_their_partition_gauge(task_module, gauge) -> None:
+    import importlib
+    from types import SimpleNamespace
+
+    module = importlib.import_module(f"services.{task_module}.task")
+    metric = getattr(importlib.import_module(f"services.{task_module}.metrics"), gauge)
+    task_class = next(v for k, v in vars(module).items() if k.endswith("Task") and k[0] != "_"
+                      and v.__module__ == module.__name__)  # fmt: skip
+    metric.labels("41").set(3)
+    metric.labels("42").set(5)
+    task_class.revoked(SimpleNamespace(partition=41))  # the method alone: no config needed
+    partitions = {s.labels["partition"] for s in metric.collect()[0].samples}
+    assert "41" not in partitions and "42" in partitions
+    task_class.revoked(SimpleNamespace(partition=41))  # twice: no error

@@ -16,6 +16,10 @@ value for ever.
 >>> forget_lag("doc-group", [("doc-topic", 0), ("doc-topic", 1)])
 >>> [s for s in CONSUMER_LAG.collect()[0].samples if s.labels["group"] == "doc-group"]
 []
+>>> set_lag("doc-group", "doc-topic", 2, 7); forget(CONSUMER_LAG, "doc-group", "doc-topic", 2)
+>>> forget(CONSUMER_LAG, "doc-group", "doc-topic", 2)  # gone already: no error
+>>> [s for s in CONSUMER_LAG.collect()[0].samples if s.labels["group"] == "doc-group"]
+[]
 """
 
 from __future__ import annotations
@@ -24,7 +28,6 @@ import platform
 from collections.abc import Iterable
 from contextlib import suppress
 
-import confluent_kafka
 from prometheus_client import Counter, Gauge
 
 CONSUMED = Counter("wk_messages_consumed_total", "Messages read from Kafka.", ["service", "topic"])
@@ -57,7 +60,10 @@ CONSUMER_LAG = Gauge(
 
 def build_info(service: str) -> dict[str, str]:
     """Set ``wk_build_info`` for ``service`` to 1; returns its labels."""
-    from .. import __version__  # the package imports the runtime: not at module level
+    # Here, not at the top: tasks import this module and stay Kafka-free.
+    import confluent_kafka
+
+    from .. import __version__
 
     labels = {
         "version": __version__,
@@ -72,6 +78,13 @@ def build_info(service: str) -> dict[str, str]:
 
 def set_lag(group: str, topic: str, partition: int, lag: int) -> None:
     CONSUMER_LAG.labels(group, topic, str(partition)).set(lag)
+
+
+def forget(metric: Gauge, *labels: object) -> None:
+    """Remove one series of ``metric`` (a partition's, when the partition was revoked); a
+    series never set is no error."""
+    with suppress(KeyError):
+        metric.remove(*map(str, labels))
 
 
 def forget_lag(group: str, partitions: Iterable[tuple[str, int]]) -> None:
