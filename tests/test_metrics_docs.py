@@ -151,3 +151,25 @@ def test_revoked_tasks_drop_their_partition_gauge(task_module, gauge) -> None:
     partitions = {s.labels["partition"] for s in metric.collect()[0].samples}
     assert "41" not in partitions and "42" in partitions
     task_class.revoked(SimpleNamespace(partition=41))  # twice: no error
+
+
+def test_the_batched_observer_counts_as_observe_does() -> None:
+    from prometheus_client import CollectorRegistry, Histogram
+
+    values = [0.0, 0.001, 0.0010001, 0.5, 1.0, 29.999, 30.0, 30.0001, 1e9, *slo_metrics.BUCKETS]
+    reference = Histogram("ref_seconds", "", buckets=slo_metrics.BUCKETS,
+                          registry=CollectorRegistry())  # fmt: skip
+    for v in values:
+        reference.observe(v)
+    observe = slo_metrics.Observer()
+    for v in values:
+        observe(("edge", "1", "a", ""), v, ok=True, degraded=False)
+    observe.flush()
+    ours = {s.labels["le"]: s.value for s in slo_metrics.LATENCY_SECONDS.collect()[0].samples
+            if s.labels.get("model") == "edge" and s.name.endswith("_bucket")}  # fmt: skip
+    theirs = {s.labels["le"]: s.value for s in reference.collect()[0].samples
+              if s.name.endswith("_bucket")}  # fmt: skip
+    assert ours == theirs and ours["+Inf"] == len(values)
+    assert _sample("wk_slo_latency_seconds_sum", model="edge", version="1", variant="a") == (
+        pytest.approx(sum(values))
+    )

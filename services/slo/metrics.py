@@ -7,7 +7,7 @@ The gauges of a partition's series are removed when the partition is revoked (``
 the instance that owns it now exports them.
 
 >>> observe = Observer()
->>> observe(("doc", "v1", "a", ""), 0.012, ok=False, degraded=True)
+>>> observe(("doc", "v1", "a", ""), 0.012, ok=False, degraded=True); observe.flush()
 >>> LATENCY_SECONDS.labels("doc", "v1", "a")._sum.get()
 0.012
 >>> PREDICTIONS.labels("doc", "v1", "a", "error")._value.get()
@@ -22,8 +22,8 @@ the instance that owns it now exports them.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from contextlib import suppress
-from typing import Any
 
 from prometheus_client import Counter, Gauge, Histogram
 
@@ -33,6 +33,8 @@ SERIES = ["model", "version", "variant", "region"]
 HISTOGRAM_SERIES = ["model", "version", "variant"]
 # Model latency: a cache hit in a millisecond, an LLM answer in tens of seconds.
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+_BOUNDS = (*BUCKETS, float("inf"))  # le is inclusive: bisect_left finds the bucket
+_SLOTS = len(_BOUNDS)
 
 LATENCY_SECONDS = Histogram(
     "wk_slo_latency_seconds",
@@ -93,27 +95,44 @@ RESOURCES = ("cpu", "memory", "gpu")
 
 
 class Observer:
-    """Counts one prediction into the histogram and counters; the children of a series
-    are looked up once (this runs per event)."""
+    """Counts predictions into the histogram and counters: per event into plain lists
+    (a bisect and a few additions), pushed into the metrics by ``flush()`` once per
+    consumed batch (``SloTask.tick``). prometheus_client's ``observe()`` takes a lock per
+    call and walks the buckets: per event it cost about a third of the task's throughput.
+
+    ``flush`` adds to the children's bucket and sum values directly (``_buckets``, ``_sum``:
+    prometheus_client 0.26, pinned in constraints.txt); tests/test_metrics_docs.py checks
+    the result equals ``observe()``'s.
+    """
 
     def __init__(self) -> None:
-        self._children: dict[tuple[str, ...], tuple[Any, Any, Any, Any]] = {}
+        self._pending: dict[tuple[str, ...], list[float]] = {}
 
     def __call__(self, key: tuple[str, ...], seconds: float, ok: bool, degraded: bool) -> None:
-        children = self._children.get(key)
-        if children is None:
-            labels = key[:3]
-            children = self._children[key] = (
-                LATENCY_SECONDS.labels(*labels),
-                PREDICTIONS.labels(*labels, "ok"),
-                PREDICTIONS.labels(*labels, "error"),
-                DEGRADED.labels(*labels),
-            )
-        histogram, good, bad, degraded_count = children
-        histogram.observe(seconds)
-        (good if ok else bad).inc()
+        row = self._pending.get(key)
+        if row is None:
+            # bucket counts, then sum, errors, degraded
+            row = self._pending[key] = [0.0] * (_SLOTS + 3)
+        row[bisect_left(_BOUNDS, seconds)] += 1
+        row[_SLOTS] += seconds
+        if not ok:
+            row[_SLOTS + 1] += 1
         if degraded:
-            degraded_count.inc()
+            row[_SLOTS + 2] += 1
+
+    def flush(self) -> None:
+        pending, self._pending = self._pending, {}
+        for key, row in pending.items():
+            labels = key[:3]
+            child = LATENCY_SECONDS.labels(*labels)
+            for slot, count in enumerate(row[:_SLOTS]):
+                if count:
+                    child._buckets[slot].inc(count)
+            child._sum.inc(row[_SLOTS])
+            errors, total = row[_SLOTS + 1], sum(row[:_SLOTS])
+            PREDICTIONS.labels(*labels, "ok").inc(total - errors)
+            PREDICTIONS.labels(*labels, "error").inc(errors)
+            DEGRADED.labels(*labels).inc(row[_SLOTS + 2])
 
 
 def _remove(metric: Gauge, *labels: str) -> None:

@@ -191,6 +191,7 @@ class SloTask:
     # -- time -------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:
+        self._observe.flush()  # once per consumed batch, not per event
         # An idle partition's stream time follows the wall clock, so its last windows close.
         # Without series there is nothing to close, and no reason to log the time.
         if self.series and self.stream.advance_idle(now_ms):
@@ -350,6 +351,7 @@ class SloTask:
 
     def revoked(self) -> None:
         """The partition went to another instance: stop exporting its series' gauges."""
+        self._observe.flush()
         for key in self.series:
             metrics.forget(key)
 
