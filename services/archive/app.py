@@ -35,6 +35,7 @@ from watchkeeper.kit import AlertEmitter, prometheus_count
 from watchkeeper.runtime import clients, startup
 from watchkeeper.runtime.deadletter import DeadLetters, Source
 from watchkeeper.runtime.http import Health
+from watchkeeper.runtime.metrics import set_lag
 from watchkeeper.settings import env_str
 from watchkeeper.tiering.columns import Columns, Coordinates
 from watchkeeper.tiering.layout import COLD
@@ -297,6 +298,7 @@ class Archiver(Rebalancing):
                 except KafkaException:  # a gauge, not a duty: the next round asks again
                     continue
                 metrics.LAG.labels(logical, str(partition)).set(max(0, high - below))
+                set_lag(self.config.service.group, tp.topic, partition, max(0, high - below))
 
     # -- the loop --------------------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaException, TopicPartition
 
 from watchkeeper.runtime import clients
+from watchkeeper.runtime.metrics import forget_lag
 
 from . import metrics
 from .buffer import TopicPartition as Key
@@ -111,6 +112,7 @@ class Rebalancing:
             self.committed.pop(key, None)
             with contextlib.suppress(KeyError):  # no maintenance ran for it yet
                 metrics.LAG.remove(self.config.logical(tp.topic), str(tp.partition))
+            forget_lag(self.config.service.group, [(tp.topic, tp.partition)])
             if dropped:
                 log.info(
                     "revoked: buffer dropped", extra={"partition": f"{key}", "records": dropped}

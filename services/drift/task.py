@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from watchkeeper.codec import Codec
 from watchkeeper.join import PendingLog, PendingPredictions
 from watchkeeper.kit import AlertEmitter, Output, key_text, prometheus_count
+from watchkeeper.runtime.metrics import forget
 
 from . import metrics, report
 from .alerting import alert, retrain_request
@@ -284,6 +285,9 @@ class DriftTask:
 
     def pending_output(self) -> bool:
         return self._urgent
+
+    def revoked(self) -> None:  # the partition's new owner exports its gauge now
+        forget(metrics.PENDING, self.partition)
 
     def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
         for key in self._dirty:

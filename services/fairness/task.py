@@ -45,6 +45,7 @@ from watchkeeper.kit import (
     prometheus_count,
 )
 from watchkeeper.kit.streamtime import CHANGELOG_KEY
+from watchkeeper.runtime.metrics import forget
 
 from . import metrics, report
 from .alerting import judge
@@ -380,6 +381,9 @@ class FairnessTask:
 
     def pending_output(self) -> bool:
         return bool(self._outputs)
+
+    def revoked(self) -> None:  # the partition's new owner exports its gauge now
+        forget(metrics.PENDING, self.partition)
 
     def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
         for key in self._dirty:

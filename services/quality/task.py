@@ -35,6 +35,7 @@ from typing import Any
 from watchkeeper.codec import Codec
 from watchkeeper.kit import AlertEmitter, Output, StreamClock, close_due, prometheus_count
 from watchkeeper.kit.streamtime import CHANGELOG_KEY
+from watchkeeper.runtime.metrics import forget
 
 from . import gatechange, metrics, report
 from .config import QualityConfig
@@ -373,6 +374,9 @@ class QualityTask:
 
     def pending_output(self) -> bool:
         return bool(self._outputs)
+
+    def revoked(self) -> None:  # the partition's new owner exports its gauge now
+        forget(metrics.RECENT_IDS, self.partition)
 
     def drain(self) -> tuple[list[Output], list[tuple[bytes, bytes | None]]]:
         for model in self._dirty:

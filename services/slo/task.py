@@ -85,6 +85,7 @@ class SloTask:
         # Closed windows read at restore, pushed in order once all are read.
         self._restored_history: dict[SeriesKey, dict[int, Aggregate]] = {}
         self._series_capped = 0
+        self._observe = metrics.Observer()
 
     # -- restore ----------------------------------------------------------------------
 
@@ -164,15 +165,18 @@ class SloTask:
             return
         if topic == "predictions":
             llm = record["llm"]
+            ok = record["status"] == _STATUS_OK
+            degraded = bool(record.get("fallback_used") or record.get("cache_hit"))
             series.add_prediction(
                 event_ms,
                 record["latency_ms"],
-                record["status"] == _STATUS_OK,
+                ok,
                 record["cost_usd"],
                 llm["tokens_in"] if llm else 0,
                 llm["tokens_out"] if llm else 0,
-                bool(record.get("fallback_used") or record.get("cache_hit")),
+                degraded,
             )
+            self._observe(series.key, record["latency_ms"] / 1000.0, ok, degraded)
         else:
             start = event_ms - event_ms % self.window_ms
             series.window(start).add_telemetry(
@@ -187,6 +191,7 @@ class SloTask:
     # -- time -------------------------------------------------------------------------
 
     def tick(self, now_ms: int) -> None:
+        self._observe.flush()  # once per consumed batch, not per event
         # An idle partition's stream time follows the wall clock, so its last windows close.
         # Without series there is nothing to close, and no reason to log the time.
         if self.series and self.stream.advance_idle(now_ms):
@@ -343,6 +348,12 @@ class SloTask:
         self._dirty.add(series.key)
 
     # -- hand-off to the engine -------------------------------------------------------
+
+    def revoked(self) -> None:
+        """The partition went to another instance: stop exporting its series' gauges."""
+        self._observe.flush()
+        for key in self.series:
+            metrics.forget(key)
 
     def pending_output(self) -> bool:
         return bool(self._outputs)

@@ -68,7 +68,7 @@ from ..settings import ServiceSettings, env_float, env_int, env_str
 from . import changelog, clients
 from .deadletter import DeadLetters, Source
 from .http import Health
-from .metrics import CONSUMED, PROCESSED
+from .metrics import CONSUMED, PROCESSED, forget_lag, set_lag
 from .positions import Positions
 from .startup import apply_topics_with_retry, start
 from .transaction import Aborted, Transactions
@@ -156,8 +156,14 @@ class BatchService:
         self._commit(force=True)
         numbers = sorted({p.partition for p in partitions})
         for number in numbers:
-            self.tasks.pop(number, None)
+            task = self.tasks.pop(number, None)
+            # A task may drop the per-partition series it exported (another instance
+            # exports them now): ``revoked()`` is optional in the Task protocol.
+            revoked = getattr(task, "revoked", None)
+            if revoked is not None:
+                revoked()
         self._taken.forget(numbers)
+        forget_lag(self.settings.group, [(p.topic, p.partition) for p in partitions])
         log.info("partitions revoked", extra={"partitions": [p.partition for p in partitions]})
 
     def _restore(self, number: int) -> Task:
@@ -300,8 +306,10 @@ class BatchService:
                 _, high = consumer.get_watermark_offsets(tp, cached=True)
             except KafkaException:
                 continue
-            if high is not None and high > tp.offset:
-                lag += high - tp.offset
+            if high is not None and high >= 0:
+                behind = max(high - tp.offset, 0)
+                set_lag(self.settings.group, tp.topic, tp.partition, behind)
+                lag += behind
         self.progress.waiting(lag)
 
     def _loop(self) -> None:

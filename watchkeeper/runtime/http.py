@@ -4,6 +4,8 @@ routes the service adds (``kit.routes``), on a small thread.
 It runs beside whatever consumes Kafka (a Faust worker or a batch consumer) so that a
 stuck event loop still answers ``/metrics`` and the health check can say it is stuck.
 Request bodies are capped (``MAX_BODY``): 413 beyond, 400 for a bad length.
+``/metrics`` answers OpenMetrics when the scraper's ``Accept`` asks for it (Prometheus does),
+the classic text format otherwise; the server sets ``wk_build_info`` for its service.
 """
 
 from __future__ import annotations
@@ -15,9 +17,11 @@ from collections.abc import Callable, Sequence
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl
 
-from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, CollectorRegistry, generate_latest
+from prometheus_client import REGISTRY, CollectorRegistry
+from prometheus_client.exposition import choose_encoder
 
 from ..kit.routes import Request, Response, Route, error
+from .metrics import build_info
 
 log = logging.getLogger(__name__)
 MAX_BODY = 1 << 20
@@ -80,6 +84,7 @@ class ServiceHTTP:
     ) -> None:
         self.health = health
         self.registry = registry
+        build_info(health.service)
         self.routes = list(routes)
         handler = self._handler()
         self._server = ThreadingHTTPServer((host, port), handler)
@@ -108,7 +113,8 @@ class ServiceHTTP:
             def do_GET(self) -> None:
                 path = self.path.split("?", 1)[0]
                 if path == "/metrics":
-                    self._send(200, generate_latest(outer.registry), CONTENT_TYPE_LATEST)
+                    encode, content_type = choose_encoder(self.headers.get("Accept") or "")
+                    self._send(200, encode(outer.registry), content_type)
                 elif path == "/healthz":
                     status, body = outer.health.report()
                     self._send(status, json.dumps(body).encode(), "application/json")
