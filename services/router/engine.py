@@ -346,6 +346,26 @@ class Engine:
         log.info("silence created", extra={"silence": silence.id, "by": by})
         return silence
 
+    async def update_silence(
+        self,
+        silence_id: str,
+        matchers: Iterable[Matcher],
+        starts_ms: int,
+        ends_ms: int,
+        by: str,
+        comment: str,
+    ) -> Silence:
+        """Alertmanager's update (``SilenceBook.update``): the expired one, if the change
+        replaced it, is written first, then the silence as it is now."""
+        silence, expired = self.silences.update(
+            silence_id, matchers, starts_ms, ends_ms, by, comment, self.now_ms()
+        )
+        if expired is not None:
+            await self._state.write(SILENCES, *self.silences.record(expired), raise_errors=True)
+        await self._state.write(SILENCES, *self.silences.record(silence.id), raise_errors=True)
+        log.info("silence updated", extra={"silence": silence.id, "replaced": expired, "by": by})
+        return silence
+
     async def expire_silence(self, silence_id: str, by: str) -> Silence:
         silence = self.silences.expire(silence_id, self.now_ms())
         await self._state.write(SILENCES, *self.silences.record(silence_id), raise_errors=True)
