@@ -18,7 +18,7 @@ the same alerts show the same ids.
 ...     "startsAt": "2026-01-01T00:00:00Z", "endsAt": "2026-01-01T00:05:00Z",
 ...     "generatorURL": "http://prom/graph"}, {"labels": {}}], now_ms=1767225660000)
 >>> good[0]["status"], good[0]["starts_at_ms"], good[0]["ends_at_ms"], good[0]["generator"]
-('FIRING', 1767225600000, None, 'prometheus')
+('FIRING', 1767225600000, 1767225900000, 'prometheus')
 >>> bad
 [(1, 'alert 1: labels must be a non-empty map of strings')]
 """
@@ -105,7 +105,8 @@ def _postable(raw: Any, now_ms: int) -> dict:
         "value": None,
         "threshold": None,
         "starts_at_ms": starts if starts is not None else (ends if resolved else now_ms),
-        "ends_at_ms": ends if resolved else None,
+        # Firing with an endsAt: valid until then unless re-sent (validity.py).
+        "ends_at_ms": ends,
         "event_time_ms": now_ms,
         "generator": GENERATOR,
     }
