@@ -244,6 +244,11 @@ def test_amtool_adds_lists_and_expires_silences_that_mute_notifications(
     # (amtool 0.25's model has no mutedBy, which newer Alertmanagers add: it drops it.)
     assert states["Loud"] == {"state": "active", "silencedBy": [], "inhibitedBy": []}
     assert names_in(receiver) == ["Loud"]
+    # A matcher argument is the filter= parameter.
+    only = json.loads(
+        amtool(api, tmp_path, "alert", "query", "-a", "-s", "-o", "json", "alertname=~Q.*")
+    )
+    assert [a["labels"]["alertname"] for a in only] == ["Quiet"]
     # Without -s (silenced) amtool lists only what is not muted.
     unsilenced = json.loads(amtool(api, tmp_path, "alert", "query", "-o", "json"))
     assert [a["labels"]["alertname"] for a in unsilenced] == ["Loud"]
@@ -284,6 +289,15 @@ def test_bad_requests_get_400_with_reasons_and_unknown_silences_404(
     # ... and the sound alert beside it was taken, as Alertmanager takes it.
     wait_for(lambda: "Good" in names_in(receiver), timeout=30, what="the sound alert")
 
+    def listed(**params: str) -> list[str]:
+        found = call("GET", "/api/v2/alerts", "reader", params=params).json()
+        return [a["labels"]["alertname"] for a in found]
+
+    wait_for(lambda: listed() == ["Good"], timeout=30, what="the alert listed")
+    assert listed(receiver="onc.*") == ["Good"] and listed(receiver="onc") == []
+    assert listed(filter='model="fraud"') == ["Good"] and listed(filter="model=eta") == []
+    assert listed(active="false") == []
+
     bad = [
         ("POST", "/api/v2/alerts", {"json": {"labels": {"a": "b"}}}, 400, "JSON array"),
         (
@@ -309,6 +323,7 @@ def test_bad_requests_get_400_with_reasons_and_unknown_silences_404(
         ),
         ("GET", "/api/v2/alerts?filter=a%3D~%28", {}, 400, "bad regular expression"),
         ("GET", "/api/v2/alerts?active=maybe", {}, 400, "true or false"),
+        ("GET", "/api/v2/alerts?receiver=%28", {}, 400, "receiver: bad regular expression"),
         ("GET", "/api/v2/silence/0123abcd", {}, 404, "silence not found"),
         ("DELETE", "/api/v2/silence/0123abcd", {}, 404, "silence not found"),
     ]

@@ -27,6 +27,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import re
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -110,7 +111,12 @@ class V2Api:
         except V2Error as exc:
             return _refuse(400, str(exc))
         if receiver:
-            views = [v for v in views if any(r["name"] == receiver for r in v["receivers"])]
+            # A regular expression, anchored, as Alertmanager reads it.
+            try:
+                wanted = re.compile(receiver)
+            except re.error as exc:
+                return _refuse(400, f"receiver: bad regular expression: {exc}")
+            views = [v for v in views if any(wanted.fullmatch(r["name"]) for r in v["receivers"])]
         return _json(200, views)
 
     def _alert_views(self) -> list[dict]:
