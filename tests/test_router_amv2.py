@@ -116,6 +116,8 @@ def test_a_body_that_is_not_an_array_is_refused_whole(body, reason) -> None:
             "before startsAt",
         ),
         ({"labels": {"a": "b"}, "generatorURL": ["x"]}, "generatorURL"),
+        ({"labels": {"a b": "c"}}, "label name 'a b' is not valid"),
+        ({"labels": {"a": "b"}, "annotations": {"1x": "c"}}, "annotation name '1x'"),
     ],
 )
 def test_each_bad_alert_gets_its_reason(alert, reason) -> None:

@@ -25,6 +25,7 @@ the same alerts show the same ids.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -36,6 +37,8 @@ from .silences import Silence
 
 GENERATOR = "prometheus"
 MAX_ALERTS = 1000
+# Alertmanager 0.25 validates names as Prometheus does (its "legacy" rule).
+_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _FNV_OFFSET, _FNV_PRIME, _MASK = 14695981039346656037, 1099511628211, (1 << 64) - 1
 
 
@@ -86,6 +89,10 @@ def _postable(raw: Any, now_ms: int) -> dict:
     annotations = raw.get("annotations") or {}
     if not _string_map(annotations):
         raise ValueError("annotations must be a map of strings")
+    for what, names in (("label", labels), ("annotation", annotations)):
+        for name in names:
+            if not _NAME.fullmatch(name):
+                raise ValueError(f"{what} name {name[:40]!r} is not valid ([a-zA-Z_][a-zA-Z0-9_]*)")
     starts = parse_time(raw.get("startsAt"), "startsAt")
     ends = parse_time(raw.get("endsAt"), "endsAt")
     if starts is not None and ends is not None and ends < starts:
