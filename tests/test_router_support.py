@@ -108,6 +108,14 @@ def receiver():
     rx.stop()
 
 
+def needs(binary: Path) -> None:
+    """Skip, saying why, when a Debian binary the test drives is not unpacked."""
+    if not binary.exists():
+        pytest.skip(
+            f"{binary} is not unpacked: run `python -m watchkeeper.devstack.debian install`"
+        )
+
+
 def routing_file(tmp_path: Path, text: str) -> str:
     path = tmp_path / f"router-{uuid.uuid4().hex[:6]}.yaml"
     path.write_text(text)

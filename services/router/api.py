@@ -15,6 +15,7 @@ POST     /api/v1/ack                         ack     acknowledge: escalation, in
                                                      fingerprint or group_key; comment
 POST     /api/v1/resolve                     ack     resolve (same selectors)
 POST     /api/v1/alertmanager                ingest  Alertmanager's webhook payload
+*        /api/v2/...                         ...     Alertmanager's v2 API (``v2api``)
 GET/POST /ack/{escalation id}?t=...          link    the acknowledge link of a message
 =======  ==================================  ======  =====================================
 
@@ -44,6 +45,7 @@ from .engine import Engine, EscalationError, StateWriteError
 from .escalation import Escalation
 from .matchers import MatcherError, parse_matchers
 from .silences import SilenceError
+from .v2api import V2Api
 
 log = logging.getLogger(__name__)
 
@@ -60,7 +62,7 @@ class Api:
         tokens: TokenTable,
         links: AckLinks | None,
         publish: Publish,
-        dead_letter: Callable[[bytes, Exception, str], Awaitable[None]],
+        dead_letter: Callable[..., Awaitable[None]],  # (value, error, kind[, origin])
         health: Health,
         max_body: int,
         topic: Callable[[str], str],
@@ -92,6 +94,7 @@ class Api:
             ("POST", "/api/v1/resolve", "ack", self.post_resolve),
             ("POST", "/api/v1/alertmanager", "ingest", self.post_alertmanager),
         ]
+        routes += V2Api(self, lambda request: request[_TOKEN].name).routes()
         for method, path, scope, handler in routes:
             app.router.add_route(method, path, self._guard(scope, handler))
         app.router.add_get("/ack/{id}", self.get_ack_link)

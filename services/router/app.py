@@ -343,10 +343,12 @@ class Router:
                     return False
                 await asyncio.sleep(1.0)
 
-    async def _dead_letter_bytes(self, value: bytes, exc: Exception, kind: str) -> None:
+    async def _dead_letter_bytes(
+        self, value: bytes, exc: Exception, kind: str, origin: str = "/api/v1/alertmanager"
+    ) -> None:
         """A bad alert from the HTTP ingest: to the dead-letter topic like any other (the
         API's answer lists it, so no log line of its own)."""
-        source = Source("http:/api/v1/alertmanager", -1, -1, None, value)
+        source = Source(f"http:{origin}", -1, -1, None, value)
         await self._dead_letters.write_async(
             source, exc, self._send_dead_letter, kind=kind, logged=False
         )

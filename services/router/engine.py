@@ -49,6 +49,7 @@ from .state import (
     StateWriteError,
     StateWriter,
 )
+from .validity import ValidUntil
 
 log = logging.getLogger(__name__)
 
@@ -82,6 +83,7 @@ class Engine:
         self.damper = FlapDamper(flap.max_transitions, flap.window_s) if flap else None
         self.muting = Muting(routing.time_intervals, self.silences, self.inhibitor)
         self.alerts: dict[str, Alert] = {}  # firing alerts, as the dispatcher sees them
+        self.valid_until = ValidUntil()  # firing alerts that carry an endsAt (Prometheus)
         self._confirmed: dict[str, dict[str, int]] = {}  # group key -> pages written
         self._state = StateWriter(persist, self.incidents)
         self.receiver_health = ReceiverHealth(self.escalations, self._state, publish, self.now_ms)
@@ -139,6 +141,11 @@ class Engine:
         known = self.alerts.get(alert.fingerprint)
         if known is not None and known.event_time_ms > alert.event_time_ms:
             return  # an older state arriving late
+        if alert.firing and alert.ends_at_ms is not None:
+            if alert.ends_at_ms <= self.now_ms():
+                alert = replace(alert, firing=False)  # its sender's endsAt has passed
+            else:
+                self.valid_until.note(alert.fingerprint, alert.ends_at_ms)
         self.inhibitor.observe(alert)
         if alert.firing:
             self.alerts[alert.fingerprint] = alert
@@ -152,8 +159,8 @@ class Engine:
         deadlines = [self.dispatcher.next_deadline()]
         if self.damper is not None:
             deadlines.append(self.damper.next_deadline())
-        esc = self.escalations.next_deadline_ms()
-        deadlines.append(esc / 1000 if esc is not None else None)
+        for ms in (self.escalations.next_deadline_ms(), self.valid_until.next_deadline_ms()):
+            deadlines.append(ms / 1000 if ms is not None else None)
         return min((d for d in deadlines if d is not None), default=None)
 
     def tick(self) -> None:
@@ -162,6 +169,10 @@ class Engine:
         if self.damper is not None:
             for alert in self.damper.due(now):
                 self._show(alert)
+        for fingerprint, ends_ms in self.valid_until.due(int(now * 1000)):
+            alert = self.alerts.get(fingerprint)
+            if alert is not None and alert.ends_at_ms == ends_ms:
+                self._show(alert)  # still the state that promised ends_ms: now resolved
         for flush in self.dispatcher.due(now):
             self._flush(flush)
         for esc in self.escalations.due(int(now * 1000)):
@@ -344,6 +355,26 @@ class Engine:
         silence = self.silences.create(matchers, starts_ms, ends_ms, by, comment, self.now_ms())
         await self._state.write(SILENCES, *self.silences.record(silence.id), raise_errors=True)
         log.info("silence created", extra={"silence": silence.id, "by": by})
+        return silence
+
+    async def update_silence(
+        self,
+        silence_id: str,
+        matchers: Iterable[Matcher],
+        starts_ms: int,
+        ends_ms: int,
+        by: str,
+        comment: str,
+    ) -> Silence:
+        """Alertmanager's update (``SilenceBook.update``): the expired one, if the change
+        replaced it, is written first, then the silence as it is now."""
+        silence, expired = self.silences.update(
+            silence_id, matchers, starts_ms, ends_ms, by, comment, self.now_ms()
+        )
+        if expired is not None:
+            await self._state.write(SILENCES, *self.silences.record(expired), raise_errors=True)
+        await self._state.write(SILENCES, *self.silences.record(silence.id), raise_errors=True)
+        log.info("silence updated", extra={"silence": silence.id, "replaced": expired, "by": by})
         return silence
 
     async def expire_silence(self, silence_id: str, by: str) -> Silence:

@@ -126,6 +126,53 @@ class SilenceBook:
         self._silences[silence_id] = silence
         return silence
 
+    def update(
+        self,
+        silence_id: str,
+        matchers: Iterable[Matcher],
+        starts_ms: int,
+        ends_ms: int,
+        created_by: str,
+        comment: str,
+        now_ms: int,
+    ) -> tuple[Silence, str | None]:
+        """Alertmanager's update: in place when only the end, comment or author change
+        (and a pending silence's start), otherwise the old one expires and a new id
+        replaces it. The silence now, and the id expired by the change if any.
+
+        >>> from services.router.matchers import parse_matchers
+        >>> book = SilenceBook()
+        >>> s = book.create(parse_matchers("a=1"), 1000, 2000, "al", "x", now_ms=1000)
+        >>> same, gone = book.update(s.id, s.matchers, 1000, 3000, "al", "y", now_ms=1500)
+        >>> same.id == s.id, same.ends_ms, gone
+        (True, 3000, None)
+        >>> new, gone = book.update(s.id, parse_matchers("a=2"), 1500, 3000, "al", "z", 1500)
+        >>> new.id != s.id, gone == s.id, book.get(s.id).state(1500)
+        (True, True, 'expired')
+        """
+        old = self._silences.get(silence_id)
+        if old is None:
+            raise KeyError(silence_id)
+        matchers = tuple(matchers)
+        if _can_update(old, matchers, starts_ms, ends_ms, now_ms):
+            validate(matchers, starts_ms, ends_ms, now_ms)
+            silence = replace(
+                old,
+                starts_ms=starts_ms,
+                ends_ms=ends_ms,
+                created_by=created_by,
+                comment=comment,
+                updated_ms=now_ms,
+            )
+            self._silences[silence_id] = silence
+            return silence, None
+        validate(matchers, starts_ms, ends_ms, now_ms)
+        expired = None
+        if old.state(now_ms) != "expired":
+            self.expire(silence_id, now_ms)
+            expired = silence_id
+        return self.create(matchers, starts_ms, ends_ms, created_by, comment, now_ms), expired
+
     def silenced_by(self, labels: Mapping[str, str], now_ms: int) -> list[str]:
         return [
             s.id
@@ -182,3 +229,15 @@ def decode(value: bytes) -> Silence:
         raise
     except (ValueError, TypeError, KeyError, AttributeError, MatcherError) as exc:
         raise SilenceError(f"unreadable silence: {type(exc).__name__}: {exc}") from None
+
+
+def _can_update(old: Silence, matchers: tuple, starts_ms: int, ends_ms: int, now_ms: int) -> bool:
+    """Alertmanager's ``canUpdate``: same matchers, and the change keeps the past intact."""
+    if sorted(map(str, old.matchers)) != sorted(map(str, matchers)):
+        return False
+    state = old.state(now_ms)
+    if state == "active":
+        return starts_ms == old.starts_ms and ends_ms >= now_ms
+    if state == "pending":
+        return starts_ms >= now_ms
+    return False
