@@ -36,8 +36,10 @@ def is_state(spec: TopicSpec) -> bool:
 def config_files(config_dir: Path) -> list[Path]:
     """Every regular file under ``config_dir`` but hidden ones, sorted.
 
-    >>> [p.name for p in config_files(DEFAULT_CONFIG_DIR)][:2]
-    ['github-actions.yml', 'gitlab-ci.yml']
+    >>> names = [p.relative_to(DEFAULT_CONFIG_DIR).as_posix()
+    ...          for p in config_files(DEFAULT_CONFIG_DIR)]
+    >>> "slo-rules.yaml" in names, "ci/github-actions.yml" in names, names == sorted(names)
+    (True, True, True)
     """
     return sorted(
         p
