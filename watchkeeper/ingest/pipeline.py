@@ -119,7 +119,6 @@ class Ingest:
         self.transactional_id = f"wk-ingest:{prefix}:{digest[7:39]}:{plan.mapping.target}"
         self.codec = Codec()
         self.producer: Any = None
-        self.in_transaction = False
         self.committed: Checkpoint | None = None  # as the last commit left it
 
     # -- state ----------------------------------------------------------------------------
@@ -138,42 +137,27 @@ class Ingest:
         return found
 
     def _connect(self) -> None:
-        from confluent_kafka import Producer
+        from ..runtime.checkpointed import CheckpointedProducer
 
-        from ..runtime.clients import ride_out_broker_restarts
-
-        self.producer = Producer(
-            self.settings.confluent(
-                **{
-                    "transactional.id": self.transactional_id,
-                    "enable.idempotence": True,
-                    "linger.ms": 20,
-                    "compression.type": "zstd",
-                    "transaction.timeout.ms": 60_000,
-                    "message.max.bytes": 1_000_000,
-                    **ride_out_broker_restarts(),
-                }
-            )
+        self.producer = CheckpointedProducer(
+            self.settings,
+            self.transactional_id,
+            self.options.call_timeout_s,
+            **{"message.max.bytes": 1_000_000},
         )
         # Fences an earlier instance with this id (killed mid-file) and aborts its open
         # transaction, so the checkpoint read next is the last committed one.
-        self.producer.init_transactions(self.options.call_timeout_s)
+        self.producer.fence()
 
     # -- producing ------------------------------------------------------------------------
 
     def _produce(self, topic: str, value: bytes, key: bytes, headers: list | None = None) -> None:
-        if not self.in_transaction:
-            self.producer.begin_transaction()
-            self.in_transaction = True
-        while True:
-            try:
-                self.producer.produce(topic, value, key, headers=headers)
-                return
-            except BufferError:
-                self.producer.poll(0.1)  # the local queue is full: let deliveries drain it
+        self.producer.produce(topic, value, key, headers=headers)
 
     def _commit(self, checkpoint: Checkpoint, extra: list[dict[str, Any]] = ()) -> None:
         from confluent_kafka import KafkaException
+
+        from ..runtime.checkpointed import Aborted, Undelivered
 
         for event in extra:
             self._produce(
@@ -183,36 +167,16 @@ class Ingest:
             )
         value = checkpoint.to_json()
         self._produce(self.state_topic, value, checkpoint.key())
-        self._flush()
-        deadline = time.monotonic() + 3 * self.options.call_timeout_s
-        while True:
-            try:
-                self.producer.commit_transaction(self.options.call_timeout_s)
-                self.in_transaction = False
-                self.committed = Checkpoint.from_json(value)
-                return
-            except KafkaException as exc:
-                error = exc.args[0]
-                if error.retriable() and time.monotonic() < deadline:
-                    time.sleep(0.5)  # a broker restarting or electing: ask again shortly
-                    continue
-                if error.txn_requires_abort():
-                    self.producer.abort_transaction(self.options.call_timeout_s)
-                    self.in_transaction = False
-                raise KafkaTrouble(str(error)) from exc
-
-    def _flush(self) -> None:
-        # Everything written before the transaction ends: librdkafka can otherwise send
-        # EndTxn before a partition was added to the transaction, and the broker answers
-        # INVALID_TXN_STATE, fatal (confluentinc/librdkafka#4849; seen here on an abort).
-        if self.producer.flush(self.options.call_timeout_s) > 0:
-            raise KafkaTrouble(f"records not delivered in {self.options.call_timeout_s} s")
+        try:
+            self.producer.commit()
+        except (Aborted, Undelivered) as exc:
+            raise KafkaTrouble(str(exc)) from exc
+        except KafkaException as exc:
+            raise KafkaTrouble(str(exc.args[0])) from exc
+        self.committed = Checkpoint.from_json(value)
 
     def _abort(self) -> None:
-        if self.in_transaction:
-            self._flush()
-            self.producer.abort_transaction(self.options.call_timeout_s)
-            self.in_transaction = False
+        self.producer.abort()
 
     # -- the run --------------------------------------------------------------------------
 
@@ -245,7 +209,7 @@ class Ingest:
         done = self._rows(checkpoint)
         checkpoint.status, checkpoint.finished_ms = DONE, self._now_ms()
         self._commit(checkpoint, self._lineage(checkpoint, "COMPLETE"))
-        self.producer.flush(self.options.call_timeout_s)
+        self.producer.flush()
         return Summary.of(checkpoint, self.topic, done, time.monotonic() - started, resumed_from)
 
     def _check_gate(self) -> None:
@@ -374,6 +338,6 @@ class Ingest:
             return
         try:
             self._abort()
-            self.producer.flush(self.options.call_timeout_s)
+            self.producer.flush()
         except Exception as exc:  # the run's own outcome is already reported
             log.warning("closing the producer: %s", exc)

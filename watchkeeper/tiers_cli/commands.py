@@ -141,6 +141,7 @@ def _replay(args: argparse.Namespace) -> int:
     from confluent_kafka import KafkaException
     from tqdm import tqdm
 
+    from ..runtime.checkpointed import Aborted, Undelivered
     from .replay import STATE_TOPIC, Replayer, Request
 
     request = Request(rid, store, parts, spec.schema, full_name(STATE_TOPIC, args.prefix),
@@ -148,7 +149,7 @@ def _replay(args: argparse.Namespace) -> int:
     with tqdm(unit="ev", desc="replay", file=sys.stderr, disable=None) as bar:
         try:
             summary = Replayer(KafkaSettings.from_env(), request).run(progress=bar.update)
-        except (KafkaException, TimeoutError) as exc:
+        except (KafkaException, Aborted, Undelivered, TimeoutError) as exc:
             print(f"error: Kafka: {exc} (the checkpoints live on {request.state_topic}: "
                   "`watchkeeper topics apply` creates it)", file=sys.stderr)  # fmt: skip
             return 1

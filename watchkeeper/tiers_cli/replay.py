@@ -23,10 +23,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from confluent_kafka import KafkaException, Producer
-
 from ..codec import Codec
 from ..runtime import compacted
+from ..runtime.checkpointed import Aborted, CheckpointedProducer
 from ..settings import KafkaSettings
 from ..tiering.columns import Columns
 from ..tiering.layout import Part
@@ -81,17 +80,8 @@ class Replayer:
         self.timeout_s = timeout_s
         self.codec = Codec()
         self.columns = Columns.of(self.codec, request.record_type)
-        self.producer = Producer(
-            settings.confluent(
-                **{
-                    "transactional.id": request.rid.transactional_id(),
-                    "enable.idempotence": True,
-                    "acks": "all",
-                    "linger.ms": 20,
-                    "compression.type": "zstd",
-                    "transaction.timeout.ms": 120_000,
-                }
-            )
+        self.producer = CheckpointedProducer(
+            settings, request.rid.transactional_id(), timeout_s, transaction_timeout_ms=120_000
         )
 
     def run(self, progress: Callable[[int], None] = lambda n: None) -> Summary:
@@ -99,7 +89,7 @@ class Replayer:
         target = request.rid.target
         # Fence first: an earlier process's open transaction is aborted before we read the
         # checkpoint (a read-committed reader would otherwise wait for it).
-        self.producer.init_transactions(self.timeout_s)
+        self.producer.fence()
         point = self._checkpoint()
         summary = Summary(request.rid.key(), target, run=point.run)
         if point.done and not request.again:
@@ -144,7 +134,8 @@ class Replayer:
         return found
 
     def _target_partitions(self, target: str) -> int:
-        metadata = self.producer.list_topics(target, timeout=self.timeout_s).topics.get(target)
+        listed = self.producer.producer.list_topics(target, timeout=self.timeout_s)
+        metadata = listed.topics.get(target)
         if metadata is None or metadata.error is not None or not metadata.partitions:
             raise BadInput(f"--into {target!r}: no such topic on {self.settings.bootstrap_servers}")
         return len(metadata.partitions)
@@ -167,30 +158,17 @@ class Replayer:
     def _transaction(
         self, records: list[tuple[Any, ...]], point: Checkpoint, destination: int | None = None
     ) -> None:
-        """Send ``records`` and ``point`` in one transaction; an abortable failure is
-        retried whole (nothing of an aborted transaction is ever read), a retriable commit
-        (a timeout) committed again; a fatal one (fenced) raised."""
+        """Send ``records`` and ``point`` in one transaction; an aborted one is redone
+        whole (nothing of an aborted transaction is ever read); a fatal one (fenced) raised."""
         for attempt in range(5):
-            self.producer.begin_transaction()
+            self._produce_all(records, destination)
+            self.producer.produce(self.request.state_topic, point.encode(),
+                                  self.request.rid.key().encode())  # fmt: skip
             try:
-                self._produce_all(records, destination)
-                self._produce(self.request.state_topic, point.encode(),
-                              self.request.rid.key().encode())  # fmt: skip
-                self._commit()
+                self.producer.commit()
                 return
-            except KafkaException as exc:
-                error = exc.args[0]
-                if not error.txn_requires_abort() or attempt == 4:
-                    raise
-                self.producer.abort_transaction(self.timeout_s)
-
-    def _commit(self) -> None:
-        for attempt in range(5):
-            try:
-                self.producer.commit_transaction(self.timeout_s)
-                return
-            except KafkaException as exc:
-                if not exc.args[0].retriable() or attempt == 4:
+            except Aborted:
+                if attempt == 4:
                     raise
 
     def _produce_all(self, records: list[tuple[Any, ...]], destination: int | None) -> None:
@@ -200,21 +178,12 @@ class Replayer:
             extra: dict[str, Any] = {"timestamp": timestamp, "headers": headers}
             if destination is not None:
                 extra["partition"] = destination
-            self._produce(target, value, key, **extra)
-
-    def _produce(self, topic: str, value: bytes, key: bytes | None, **extra: Any) -> None:
-        while True:
-            try:
-                self.producer.produce(topic, value, key, **extra)
-                return
-            except BufferError:  # the local queue is full: let deliveries drain it
-                self.producer.poll(0.1)
+            self.producer.produce(target, value, key, **extra)
 
     def _hold(self, chunk, destination: int | None) -> None:
-        self.producer.begin_transaction()
         if chunk.num_rows:
             self._produce_all(self._records(chunk), destination)
-        left = self.producer.flush(self.timeout_s)
+        left = self.producer.flush()
         print(f"replay: {chunk.num_rows} records sent, {left} undelivered", file=sys.stderr)
         print("replay: holding an open transaction (fault injection)", file=sys.stderr,
               flush=True)  # fmt: skip
