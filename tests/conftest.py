@@ -130,3 +130,13 @@ def mlflow_servers(tmp_path_factory):
     from .mlflow_support import mlflow_servers_for_session
 
     yield from mlflow_servers_for_session(tmp_path_factory)
+
+
+@pytest.fixture
+def own_broker(tmp_path: Path) -> Iterator[LocalKafka]:
+    """A broker of this test's own, for tests that kill, freeze or cut it: the session's
+    must not go away under other tests."""
+    kafka = LocalKafka(home=tmp_path / "kafka", port=free_port(), controller_port=free_port())
+    kafka.up(timeout=120)
+    yield kafka
+    kafka.down()

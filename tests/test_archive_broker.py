@@ -11,8 +11,6 @@ import pytest
 
 from watchkeeper import topic_admin
 from watchkeeper.devstack import ServiceProcess
-from watchkeeper.local_kafka import LocalKafka
-from watchkeeper.ports import free_port
 from watchkeeper.settings import KafkaSettings
 from watchkeeper.tiering.store import Store
 
@@ -23,23 +21,14 @@ pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 TOPICS = ("predictions", "feedback", "telemetry")
 
 
-@pytest.fixture
-def broker(tmp_path):
-    """A broker of this test's own: the session's must not be killed under other tests."""
-    kafka = LocalKafka(home=tmp_path / "kafka", port=free_port(), controller_port=free_port())
-    kafka.up(timeout=120)
-    yield kafka
-    kafka.down()
-
-
-def test_a_broker_killed_and_restarted_loses_and_doubles_nothing(broker, tmp_path) -> None:
-    settings = KafkaSettings(bootstrap_servers=broker.bootstrap)
+def test_a_broker_killed_and_restarted_loses_and_doubles_nothing(own_broker, tmp_path) -> None:
+    settings = KafkaSettings(bootstrap_servers=own_broker.bootstrap)
     prefix = f"t{uuid.uuid4().hex[:10]}."
     topic_admin.apply(settings, prefix=prefix)
     root = tmp_path / "tiers"
     service = ServiceProcess(
         "services.archive",
-        {"KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap, "WK_TOPIC_PREFIX": prefix,
+        {"KAFKA_BOOTSTRAP_SERVERS": own_broker.bootstrap, "WK_TOPIC_PREFIX": prefix,
          "WK_ARCHIVE_ROOT": str(root), "WK_ARCHIVE_FLUSH_RECORDS": "100",
          "WK_ARCHIVE_FLUSH_S": "0.3", "WK_INSTANCE_ID": "a"},
         tmp_path / "archive.log",
@@ -52,9 +41,9 @@ def test_a_broker_killed_and_restarted_loses_and_doubles_nothing(broker, tmp_pat
             produce(settings, prefix, topic, 1000, now)
         store = Store.open(str(root))
         wait_for(lambda: len(store.parts()) >= 5, 60, "the first flushes")
-        broker.kill()
+        own_broker.kill()
         time.sleep(3)  # the outage itself: what a broker restart takes, not a synchronisation
-        broker.wait_ready(broker.launch())
+        own_broker.wait_ready(own_broker.launch())
         for topic in TOPICS:
             produce(settings, prefix, topic, 500, now)
         wait_archived(settings, prefix, timeout=180)

@@ -15,7 +15,6 @@ import pytest
 from loadtest.bounce import PER_MODEL_OUTPUTS, SERVICES, Fleet, Workload, bounce
 from watchkeeper import topic_admin
 from watchkeeper.devstack import ServiceProcess, WebhookReceiver
-from watchkeeper.local_kafka import LocalKafka
 from watchkeeper.ports import free_port
 from watchkeeper.settings import KafkaSettings
 
@@ -25,15 +24,6 @@ from .test_router_support import FAST_RETRIES, SIMPLE, TOKEN_TABLE, Alerts
 pytestmark = [pytest.mark.kafka, pytest.mark.faults]
 EVENTS = 12_000
 ALERTS = 40
-
-
-@pytest.fixture
-def broker(tmp_path):
-    """A broker of this test's own: the session's must not be killed under other tests."""
-    kafka = LocalKafka(home=tmp_path / "kafka", port=free_port(), controller_port=free_port())
-    kafka.up(timeout=120)
-    yield kafka
-    kafka.down()
 
 
 def ours(receiver: WebhookReceiver) -> list[str]:
@@ -61,8 +51,8 @@ def start_router(settings: KafkaSettings, prefix: str, tmp_path, receiver) -> Se
     )
 
 
-def test_a_broker_restart_under_load_loses_and_doubles_nothing(broker, tmp_path) -> None:
-    settings = KafkaSettings(bootstrap_servers=broker.bootstrap)
+def test_a_broker_restart_under_load_loses_and_doubles_nothing(own_broker, tmp_path) -> None:
+    settings = KafkaSettings(bootstrap_servers=own_broker.bootstrap)
     prefix = f"t{uuid.uuid4().hex[:10]}."
     topic_admin.apply(settings, prefix=prefix)
     receiver = WebhookReceiver().start()
@@ -72,7 +62,7 @@ def test_a_broker_restart_under_load_loses_and_doubles_nothing(broker, tmp_path)
     back = threading.Event()
 
     def restart() -> None:
-        broker.wait_ready(broker.launch())
+        own_broker.wait_ready(own_broker.launch())
         back.set()
 
     def fire_alerts() -> None:
@@ -90,7 +80,7 @@ def test_a_broker_restart_under_load_loses_and_doubles_nothing(broker, tmp_path)
         fleet.start()
         sender = threading.Thread(target=fire_alerts)
         sender.start()
-        result = bounce(fleet, workload, broker.kill, restart)
+        result = bounce(fleet, workload, own_broker.kill, restart)
         sender.join()
         wait_for(lambda: len(ours(receiver)) >= ALERTS, timeout=120, what="every notification")
         exits = fleet.stop()

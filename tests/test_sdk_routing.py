@@ -18,8 +18,6 @@ from prometheus_client import REGISTRY
 from loadtest.routing_propagation import measure
 from watchkeeper import topic_admin
 from watchkeeper.codec import Codec
-from watchkeeper.local_kafka import LocalKafka
-from watchkeeper.ports import free_port
 from watchkeeper.sdk import Assignment, Emitter, Split, Variant
 from watchkeeper.settings import KafkaSettings
 from watchkeeper.topics import spec
@@ -236,16 +234,6 @@ def test_a_missing_topic_is_waited_for_quietly(kafka_settings) -> None:
     finally:
         emitter.close(timeout=0)
         topic_admin.delete_prefixed(kafka_settings, prefix)
-
-
-@pytest.fixture
-def own_broker(tmp_path):
-    """A broker of this test's own: the session's must not go away under other tests (the
-    tcp proxy cannot cut an SDK off: after bootstrap it talks to the advertised address)."""
-    kafka = LocalKafka(home=tmp_path / "kafka", port=free_port(), controller_port=free_port())
-    kafka.up(timeout=120)
-    yield kafka
-    kafka.down()
 
 
 @pytest.mark.kafka
